@@ -1,0 +1,235 @@
+"""Typed events: an episode is a stream of these.
+
+The live view, the headless printer, the recorder and the replay view all read the same stream.
+Each event serialises to one JSON object with a "type" field (a line of events.jsonl) and back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+Author = str  # "agent" | "human" | "replay" | "baseline"
+AUTHORS = ("agent", "human", "replay", "baseline")
+
+_REGISTRY: dict[str, type["Event"]] = {}
+
+
+@dataclass(kw_only=True)
+class Event:
+    type: ClassVar[str] = "event"
+    t: float = field(default_factory=time.time)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _REGISTRY[cls.type] = cls
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        return {"type": self.type, **data}
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> "Event":
+        """Rebuild an event; unknown fields are dropped so newer files still load."""
+        cls = _REGISTRY.get(data.get("type", ""))
+        if cls is None:
+            raise ValueError(f"unknown event type {data.get('type')!r}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(kw_only=True)
+class EpisodeStarted(Event):
+    type: ClassVar[str] = "episode_started"
+    run_id: str
+    task_id: str
+    agent: str
+    model: str
+    mode: str
+    engine: str
+    max_steps: int
+    cost_limit: float
+    parent: str | None = None
+    fork_step: int | None = None
+    baseline: dict[str, float] = field(default_factory=dict)
+    metrics: list[dict[str, Any]] = field(default_factory=list)  # [{name, direction, primary}]
+
+
+@dataclass(kw_only=True)
+class EpisodeEnded(Event):
+    type: ClassVar[str] = "episode_ended"
+    exit_status: str
+    submission: str | None = None
+    score: list[dict[str, float]] = field(default_factory=list)
+    model_stats: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class ModelQueryStarted(Event):
+    type: ClassVar[str] = "model_query_started"
+    step: int
+
+
+@dataclass(kw_only=True)
+class Token(Event):
+    type: ClassVar[str] = "token"
+    step: int
+    text: str
+
+
+@dataclass(kw_only=True)
+class ModelResponse(Event):
+    type: ClassVar[str] = "model_response"
+    step: int
+    content: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
+
+
+@dataclass(kw_only=True)
+class Retry(Event):
+    type: ClassVar[str] = "retry"
+    step: int
+    attempt: int
+    reason: str
+    wait_s: float
+
+
+@dataclass(kw_only=True)
+class FormatError(Event):
+    type: ClassVar[str] = "format_error"
+    step: int
+    content: str
+    reason: str
+    attempt: int
+
+
+@dataclass(kw_only=True)
+class ActionProposed(Event):
+    type: ClassVar[str] = "action_proposed"
+    step: int
+    action: str
+    thought: str = ""
+    author: Author = "agent"
+
+
+@dataclass(kw_only=True)
+class ActionApproved(Event):
+    type: ClassVar[str] = "action_approved"
+    step: int
+    action: str
+    by: Author = "human"
+
+
+@dataclass(kw_only=True)
+class ActionEdited(Event):
+    type: ClassVar[str] = "action_edited"
+    step: int
+    original: str
+    action: str
+
+
+@dataclass(kw_only=True)
+class ActionRejected(Event):
+    type: ClassVar[str] = "action_rejected"
+    step: int
+    action: str
+    comment: str = ""
+
+
+@dataclass(kw_only=True)
+class CommandStarted(Event):
+    type: ClassVar[str] = "command_started"
+    step: int
+    action: str
+    author: Author
+
+
+@dataclass(kw_only=True)
+class OutputChunk(Event):
+    """Raw shell output as decoded text, escape sequences intact (the shell pane renders them)."""
+
+    type: ClassVar[str] = "output_chunk"
+    step: int
+    data: str
+
+
+@dataclass(kw_only=True)
+class CommandFinished(Event):
+    type: ClassVar[str] = "command_finished"
+    step: int
+    exit_code: int | None
+    duration: float
+    timed_out: bool = False
+    interrupted: bool = False
+
+
+@dataclass(kw_only=True)
+class StepRecorded(Event):
+    """One complete step: what the trajectory keeps. `edited_from` is set when a person changed the action."""
+
+    type: ClassVar[str] = "step"
+    step: int
+    author: Author
+    action: str
+    observation: str
+    thought: str = ""
+    response: str = ""
+    state: dict[str, Any] = field(default_factory=dict)
+    exit_code: int | None = None
+    started_at: float = 0.0
+    duration: float = 0.0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
+    edited_from: str | None = None
+    timed_out: bool = False
+
+
+@dataclass(kw_only=True)
+class ValidationScored(Event):
+    type: ClassVar[str] = "validation_scored"
+    step: int
+    metrics: dict[str, float]
+    baseline: dict[str, float] = field(default_factory=dict)
+    submission: str | None = None
+    final: bool = False
+
+
+@dataclass(kw_only=True)
+class ModeChanged(Event):
+    type: ClassVar[str] = "mode_changed"
+    mode: str
+
+
+@dataclass(kw_only=True)
+class Paused(Event):
+    type: ClassVar[str] = "paused"
+
+
+@dataclass(kw_only=True)
+class Resumed(Event):
+    type: ClassVar[str] = "resumed"
+
+
+@dataclass(kw_only=True)
+class LimitChanged(Event):
+    type: ClassVar[str] = "limit_changed"
+    name: str
+    value: float
+
+
+@dataclass(kw_only=True)
+class MessageToAgent(Event):
+    type: ClassVar[str] = "message_to_agent"
+    text: str
+
+
+@dataclass(kw_only=True)
+class ErrorEvent(Event):
+    type: ClassVar[str] = "error"
+    message: str
+    fatal: bool = False
