@@ -1,14 +1,27 @@
-"""The `mlgym-tui` command."""
+"""The `mlgym-tui` command: each subcommand lives in mlgym_tui/commands/<name>.py.
+
+A command module defines `register(subparsers)`, which adds its parser and sets `func=run`
+(run takes the parsed args and returns an exit code). Modules are imported only to build the parser,
+and each keeps its heavy imports inside `run`, so start-up stays fast.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+
+COMMAND_MODULES = [
+    "mlgym_tui.commands.doctor",
+    "mlgym_tui.commands.image",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlgym-tui", description="Watch, steer and compare AI research agents.")
-    parser.add_subparsers(dest="command")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
     return parser
 
 
@@ -18,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    return 0
+    return int(args.func(args) or 0)
 
 
 if __name__ == "__main__":
