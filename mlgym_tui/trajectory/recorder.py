@@ -1,0 +1,192 @@
+"""Records an episode's event stream into its run directory.
+
+Files written (see ARCHITECTURE.md, "Files a run leaves"):
+- events.jsonl: every event (but the high-frequency transient ones unless asked), one JSON object per line,
+  flushed and fsync'd per event. This is the source of truth: a crash loses at most the event being written.
+- <task>.traj: MLGym's format plus our extra fields, rewritten atomically after steps, validations and the end.
+- results.json: MLGym's `{"agent": [metrics...], "baseline": {...}}`, rewritten atomically.
+- config.yaml: the resolved config, secrets redacted, written once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlgym_tui.episode.events import (
+    EpisodeEnded,
+    EpisodeStarted,
+    Event,
+    OutputChunk,
+    StepRecorded,
+    Token,
+    ValidationScored,
+)
+from mlgym_tui.trajectory.atomic_write import atomic_write_bytes, atomic_write_text
+from mlgym_tui.trajectory.redaction import redact, scrub_text, secret_config_values, secret_env_values
+from mlgym_tui.trajectory.run_dir import sanitise_name_part
+from mlgym_tui.trajectory.traj_document import TrajDocument
+from mlgym_tui.trajectory.traj_format import ENVIRONMENT_NAME, OUR_FORMAT_VERSION
+
+EVENTS_FILE = "events.jsonl"
+RESULTS_FILE = "results.json"
+CONFIG_FILE = "config.yaml"
+TRANSIENT_EVENT_TYPES = frozenset({Token.type, OutputChunk.type})
+
+
+def traj_file_name(task_id: str) -> str:
+    return f"{sanitise_name_part(task_id)}.traj"
+
+
+class Recorder:
+    """An event subscriber: `controller.subscribe(recorder)`; call `close()` when the episode is over.
+
+    `traj_min_interval_s` caps how often the .traj is rewritten after plain steps (0 = after every step); a
+    validation, the end of the episode and `close()` always rewrite it, and events.jsonl is never delayed.
+    """
+
+    def __init__(
+        self,
+        run_dir: Path,
+        task_id: str,
+        config: dict[str, Any],
+        environment: str = ENVIRONMENT_NAME,
+        *,
+        record_transient: bool = False,
+        traj_min_interval_s: float = 0.0,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.task_id = task_id
+        self.record_transient = record_transient
+        self.traj_min_interval_s = traj_min_interval_s
+        self.events_path = self.run_dir / EVENTS_FILE
+        self.traj_path = self.run_dir / traj_file_name(task_id)
+        self.results_path = self.run_dir / RESULTS_FILE
+        self.config_path = self.run_dir / CONFIG_FILE
+
+        self._secrets = sorted(
+            set(secret_env_values(environ)) | set(secret_config_values(config)), key=len, reverse=True
+        )
+        self._document = TrajDocument(environment, scrub=self._scrub)
+        self._started: EpisodeStarted | None = None
+        self._validations: list[ValidationScored] = []
+        self._ended: EpisodeEnded | None = None
+        self._model_stats: dict[str, Any] = {}
+        self._traj_dirty = False
+        self._last_traj_write = 0.0
+        self.traj_rewrites = 0
+
+        atomic_write_text(self.config_path, yaml.safe_dump(redact(config, environ), sort_keys=False, allow_unicode=True))
+        self._events_file = open(self.events_path, "ab")
+
+    # -- subscriber -------------------------------------------------------------------------------------------
+
+    def __call__(self, event: Event) -> None:
+        if event.type in TRANSIENT_EVENT_TYPES and not self.record_transient:
+            return
+        self._append_event(event)
+        if isinstance(event, EpisodeStarted):
+            self._started = event
+            self._write_traj()
+            self._write_results()
+        elif isinstance(event, StepRecorded):
+            self._document.add_step(event)
+            self._traj_dirty = True
+            if time.monotonic() - self._last_traj_write >= self.traj_min_interval_s:
+                self._write_traj()
+        elif isinstance(event, ValidationScored):
+            self._validations.append(event)
+            self._write_traj()
+            self._write_results()
+        elif isinstance(event, EpisodeEnded):
+            self._ended = event
+            if event.model_stats:
+                self._model_stats = dict(event.model_stats)
+            self._write_traj()
+            self._write_results()
+
+    def set_history(self, history: list[dict[str, Any]]) -> None:
+        """The policy's message history, as MLGym keeps it; included from the next .traj rewrite on."""
+        self._document.set_history(history)
+        self._traj_dirty = True
+
+    def set_model_stats(self, stats: dict[str, Any]) -> None:
+        self._model_stats = dict(stats)
+        self._traj_dirty = True
+
+    def flush(self) -> None:
+        """Bring the .traj up to date now (e.g. while waiting on a long command under a rewrite cap)."""
+        if self._traj_dirty:
+            self._write_traj()
+
+    def close(self) -> None:
+        if self._events_file.closed:
+            return
+        self.flush()
+        self._events_file.close()
+
+    def __enter__(self) -> "Recorder":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- writing ----------------------------------------------------------------------------------------------
+
+    def _scrub(self, text: str) -> str:
+        return scrub_text(text, self._secrets) if self._secrets else text
+
+    def _append_event(self, event: Event) -> None:
+        line = self._scrub(json.dumps(event.to_dict(), ensure_ascii=False)) + "\n"
+        # One write call per line, so a crash can cut at most the last line, which the reader then drops.
+        self._events_file.write(line.encode("utf-8"))
+        self._events_file.flush()
+        os.fsync(self._events_file.fileno())
+
+    def _write_traj(self) -> None:
+        our_meta = {
+            "format": OUR_FORMAT_VERSION,
+            "episode_started": self._started.to_dict() if self._started else None,
+            "validations": [v.to_dict() for v in self._validations],
+        }
+        atomic_write_bytes(self.traj_path, self._document.render(our_meta, self._info()))
+        self._traj_dirty = False
+        self._last_traj_write = time.monotonic()
+        self.traj_rewrites += 1
+
+    def _info(self) -> dict[str, Any]:
+        stats = {"total_cost": 0.0, "task_cost": 0.0, "tokens_sent": 0, "tokens_received": 0, "api_calls": 0}
+        stats.update(self._model_stats)
+        info: dict[str, Any] = {"model_stats": stats}
+        scores = self._scores()
+        if self._ended is not None:
+            info["exit_status"] = self._ended.exit_status
+            info["submission"] = self._ended.submission
+        elif self._validations and self._validations[-1].submission:
+            info["submission"] = self._validations[-1].submission
+        info["score"] = scores
+        info["summarizer"] = {}
+        return info
+
+    def _scores(self) -> list[dict[str, float]]:
+        if self._ended is not None and self._ended.score:
+            return list(self._ended.score)
+        return [dict(v.metrics) for v in self._validations]
+
+    def _baseline(self) -> dict[str, float]:
+        for validation in reversed(self._validations):
+            if validation.baseline:
+                return dict(validation.baseline)
+        return dict(self._started.baseline) if self._started else {}
+
+    def _write_results(self) -> None:
+        results = {"agent": self._scores(), "baseline": self._baseline()}
+        atomic_write_text(self.results_path, self._scrub(json.dumps(results, indent=2, ensure_ascii=False)) + "\n")

@@ -1,0 +1,166 @@
+"""A `<task>.traj` (ours or MLGym's) as a recorded event stream.
+
+MLGym's files carry steps, history and a final info block but no event stream, so the stream is synthesised:
+EpisodeStarted, one StepRecorded per entry, a ValidationScored per score, and EpisodeEnded if the run finished.
+Our own .traj adds a "mlgym_tui" block with the real EpisodeStarted and the step of each validation.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from mlgym_tui.episode.events import EpisodeEnded, Event, StepRecorded, ValidationScored
+from mlgym_tui.trajectory.errors import TrajectoryError
+from mlgym_tui.trajectory.loaded_run import LoadedRun, RunMeta
+from mlgym_tui.trajectory.run_dir import parse_run_dir_name
+from mlgym_tui.trajectory.traj_format import OUR_META_KEY, traj_entry_to_step
+from mlgym_tui.trajectory.traj_scan import NotJsonObject, scan_traj_text
+
+EXPECTED = 'expected an MLGym trajectory: a JSON object with "environment", "trajectory", "history" and "info"'
+_SCORING_COMMANDS = ("validate", "submit")
+
+
+def read_traj_file(path: Path) -> LoadedRun:
+    try:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+    except OSError as exc:
+        raise TrajectoryError(f"{path}: cannot be read ({exc.strerror})") from exc
+    if not text.strip():
+        raise TrajectoryError(f"{path}: file is empty; {EXPECTED}")
+    try:
+        scan = scan_traj_text(text)
+    except NotJsonObject as exc:
+        raise TrajectoryError(f"{path}: not a trajectory ({exc}); {EXPECTED}") from None
+    document = scan.document
+    if not scan.complete and not document:
+        raise TrajectoryError(f"{path}: not a trajectory (no complete JSON value in it); {EXPECTED}")
+    if scan.complete and not isinstance(document.get("trajectory"), list):
+        raise TrajectoryError(f'{path}: not a trajectory (no "trajectory" list); {EXPECTED}')
+
+    warnings = [f"{path.name}: {note}" for note in scan.notes]
+    entries = document.get("trajectory") or []
+    if not scan.complete:
+        where = f'inside "{scan.cut_in}"' if scan.cut_in else "between keys"
+        warnings.append(
+            f"{path.name}: file truncated {where} ({scan.dropped_bytes} bytes unreadable); "
+            f"recovered {len(entries)} complete step(s)"
+        )
+    steps = []
+    for index, entry in enumerate(entries):
+        try:
+            steps.append(traj_entry_to_step(entry, index))
+        except (TypeError, ValueError) as exc:
+            warnings.append(f"{path.name}: trajectory entry {index} skipped ({exc})")
+
+    ours = document.get(OUR_META_KEY) if isinstance(document.get(OUR_META_KEY), dict) else {}
+    info = document.get("info") if isinstance(document.get("info"), dict) else {}
+    meta = _meta(path, ours, info)
+    validations = _our_validations(ours) if ours else _mlgym_validations(steps, info, meta.baseline, warnings, path)
+    events = _stream(meta, steps, validations, info)
+    return LoadedRun.from_events(events, path, "traj", warnings, meta)
+
+
+def _meta(path: Path, ours: dict[str, Any], info: dict[str, Any]) -> RunMeta:
+    started = ours.get("episode_started")
+    if isinstance(started, dict):
+        try:
+            event = Event.from_dict(started)
+            return RunMeta.from_started(event)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            pass
+    guessed = parse_run_dir_name(path.parent.name)
+    meta = RunMeta(
+        task_id=path.stem,
+        model=guessed.get("model", "unknown"),
+        agent=guessed.get("agent", "unknown"),
+        run_id=path.parent.name,
+    )
+    meta.baseline = _sibling_baseline(path)
+    return meta
+
+
+def _sibling_baseline(path: Path) -> dict[str, float]:
+    results = path.parent / "results.json"
+    try:
+        baseline = json.loads(results.read_text()).get("baseline")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return baseline if isinstance(baseline, dict) else {}
+
+
+def _our_validations(ours: dict[str, Any]) -> list[ValidationScored]:
+    out = []
+    for item in ours.get("validations") or []:
+        try:
+            event = Event.from_dict(item)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(event, ValidationScored):
+            out.append(event)
+    return out
+
+
+def _mlgym_validations(
+    steps: list[StepRecorded], info: dict[str, Any], baseline: dict[str, float], warnings: list[str], path: Path
+) -> list[ValidationScored]:
+    """MLGym keeps scores without their step; pair the k-th score with the k-th validate/submit action.
+
+    Scores left over (an autosubmission at a limit has no submit action) go to the last step.
+    """
+    scores = [s for s in (info.get("score") or []) if isinstance(s, dict)]
+    if not scores:
+        return []
+    scoring_steps = [s for s in steps if _is_scoring(s.action)]
+    last_step = steps[-1].step if steps else 0
+    exit_status = str(info.get("exit_status") or "")
+    submitted = "submi" in exit_status and "not_found" not in exit_status
+    out = []
+    for k, metrics in enumerate(scores):
+        step = scoring_steps[k].step if k < len(scoring_steps) else last_step
+        final = submitted and k == len(scores) - 1
+        out.append(
+            ValidationScored(
+                t=0.0,
+                step=step,
+                metrics=metrics,
+                baseline=dict(baseline),
+                submission=info.get("submission") if final else None,
+                final=final,
+            )
+        )
+    if len(scores) > len(scoring_steps) + 1:
+        warnings.append(f"{path.name}: {len(scores)} scores but {len(scoring_steps)} validate/submit steps; "
+                        "steps of the extra scores are a guess")
+    return out
+
+
+def _is_scoring(action: str) -> bool:
+    words = action.split(maxsplit=1)
+    return bool(words) and words[0] in _SCORING_COMMANDS
+
+
+def _stream(
+    meta: RunMeta, steps: list[StepRecorded], validations: list[ValidationScored], info: dict[str, Any]
+) -> list[Event]:
+    events: list[Event] = [meta.to_started(t=steps[0].started_at if steps else 0.0)]
+    pending = sorted(validations, key=lambda v: v.step)
+    index = 0
+    for step in steps:
+        events.append(step)
+        while index < len(pending) and pending[index].step <= step.step:
+            events.append(pending[index])
+            index += 1
+    events.extend(pending[index:])
+    if info.get("exit_status"):
+        events.append(
+            EpisodeEnded(
+                t=steps[-1].started_at + steps[-1].duration if steps else 0.0,
+                exit_status=str(info["exit_status"]),
+                submission=info.get("submission"),
+                score=[s for s in (info.get("score") or []) if isinstance(s, dict)],
+                model_stats=info.get("model_stats") if isinstance(info.get("model_stats"), dict) else {},
+            )
+        )
+    return events
