@@ -1,0 +1,69 @@
+"""`mlgym-tui results DIR...`: scores, performance profiles and AUP over finished runs."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "results", help="aggregate runs: scores per task and model, AUP, exit statuses",
+        description="Find run directories (ours and MLGym's published layout) under DIR... and compare models.",
+    )
+    parser.add_argument("dirs", nargs="+", metavar="DIR", help="folders searched recursively for run directories")
+    parser.add_argument("--models", help="comma list of model labels to compare (add 'baseline' to include it); "
+                                         "ratios are relative to this set. Default: all models and the baseline")
+    parser.add_argument("--direction", action="append", default=[], metavar="TASK=METRIC:max|min",
+                        help="metric and direction for a task outside MLGym's 13 (repeatable)")
+    parser.add_argument("--csv", metavar="PATH", help="also write the table as CSV")
+    parser.add_argument("--json", metavar="PATH", help="also write everything (profiles included) as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from mlgym_tui.evaluation.aggregate import aggregate
+    from mlgym_tui.evaluation.directions import parse_direction_option
+    from mlgym_tui.evaluation.discovery import find_runs
+    from mlgym_tui.evaluation.run_reader import read_run
+
+    try:
+        directions = dict(parse_direction_option(text) for text in args.direction)
+    except ValueError as exc:
+        print(f"mlgym-tui results: {exc}", file=sys.stderr)
+        return 2
+    found, errors = find_runs(args.dirs)
+    for line in errors:
+        print(f"mlgym-tui results: {line}", file=sys.stderr)
+    if not found:
+        print(f"mlgym-tui results: no run directories under {', '.join(args.dirs)}; pass the folder holding "
+              "runs/<time>__... or MLGym's <model>__<task>__...__run_<i> directories", file=sys.stderr)
+        return 2
+    runs = [read_run(f) for f in found]
+    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+    if models:
+        known = {r.model for r in runs} | {"baseline"}
+        unknown = [m for m in models if m not in known]
+        if unknown:
+            print(f"mlgym-tui results: --models names unknown model(s) {', '.join(unknown)}; "
+                  f"found: {', '.join(sorted(known))}", file=sys.stderr)
+            return 2
+    table = aggregate(runs, models=models, directions=directions)
+
+    from mlgym_tui.evaluation.report_table import print_report
+
+    print_report(table)
+    if args.csv or args.json:
+        from mlgym_tui.evaluation.export import write_csv, write_json
+
+        try:
+            if args.csv:
+                write_csv(table, args.csv)
+            if args.json:
+                write_json(table, args.json)
+        except OSError as exc:
+            print(f"mlgym-tui results: cannot write {exc.filename}: {exc.strerror}; choose a writable path",
+                  file=sys.stderr)
+            return 1
+    return 0

@@ -1,0 +1,89 @@
+"""The aggregated results: what the CLI prints and exports and the TUI's Results screen shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlgym_tui.evaluation.directions import MetricDirection
+from mlgym_tui.evaluation.profiles import Profile
+from mlgym_tui.evaluation.run_summary import RunSummary
+
+BASELINE = "baseline"
+KINDS = ("best", "last")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One method on one task for one kind (best or last attempt)."""
+
+    value: float | None
+    run_path: Path | None  # the run that achieved `value`; None for the baseline or when missing
+    feasible: bool
+    ratio: float  # the performance ratio used in the profile (penalised when infeasible)
+
+
+@dataclass
+class Cell:
+    task_id: str
+    model: str
+    best: Entry
+    last: Entry
+    runs: list[Path] = field(default_factory=list)  # every scored run of this model on this task
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: Path
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+@dataclass
+class ModelStats:
+    runs: int = 0
+    exit_statuses: dict[str, int] = field(default_factory=dict)
+    cost: float = 0.0
+    steps: int = 0
+    wall_time: float = 0.0
+
+
+@dataclass
+class ResultsTable:
+    tasks: list[str]
+    models: list[str]  # compared methods, "baseline" last when compared
+    directions: dict[str, MetricDirection]
+    cells: dict[tuple[str, str], Cell]  # (task_id, model)
+    profiles: dict[str, Profile]  # "best" / "last"
+    aup: dict[str, dict[str, float]]  # model -> {"best": x, "last": y}, 3 decimals
+    tau_max: float
+    model_stats: dict[str, ModelStats]
+    runs: list[RunSummary]  # every run found, problems included
+    problems: list[Problem]
+
+    def cell(self, task_id: str, model: str) -> Cell | None:
+        return self.cells.get((task_id, model))
+
+    def to_dict(self) -> dict[str, Any]:
+        def entry(e: Entry) -> dict[str, Any]:
+            return {"value": e.value, "feasible": e.feasible, "ratio": e.ratio,
+                    "run": str(e.run_path) if e.run_path else None}
+
+        return {
+            "tasks": [{"task_id": t, "metric": self.directions[t][0], "direction": self.directions[t][1]}
+                      for t in self.tasks],
+            "models": self.models,
+            "scores": [{"task_id": c.task_id, "model": c.model, "best": entry(c.best), "last": entry(c.last),
+                        "runs": [str(p) for p in c.runs]} for c in self.cells.values()],
+            "aup": self.aup,
+            "profiles": {k: {"tau": p.tau, "rho": p.rho} for k, p in self.profiles.items()},
+            "tau_max": self.tau_max,
+            "model_stats": {m: vars(s) for m, s in self.model_stats.items()},
+            "runs": [{"path": str(r.path), "layout": r.layout, "task_id": r.task_id, "model": r.model,
+                      "agent": r.agent, "exit_status": r.exit_status, "cost": r.cost, "steps": r.steps,
+                      "wall_time": r.wall_time, "finished": r.finished, "problem": r.problem} for r in self.runs],
+            "problems": [{"path": str(p.path), "message": p.message} for p in self.problems],
+        }

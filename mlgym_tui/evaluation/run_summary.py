@@ -1,0 +1,33 @@
+"""What one run directory contributes to a results table (read cheaply, see run_reader)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from mlgym_tui.evaluation.directions import MetricDirection
+
+Layout = Literal["ours", "mlgym"]
+
+
+@dataclass
+class RunSummary:
+    path: Path
+    layout: Layout
+    task_id: str
+    model: str  # the label runs are grouped by: "metagen-" dropped, "human" for human baselines
+    agent: str = ""
+    run_index: int | None = None
+    finished: bool = True
+    exit_status: str | None = None
+    scores: list[dict[str, Any]] = field(default_factory=list)  # results.json "agent", in order
+    baseline: dict[str, Any] = field(default_factory=dict)
+    declared_metric: MetricDirection | None = None  # primary metric from our episode_started event
+    cost: float | None = None
+    steps: int | None = None
+    wall_time: float | None = None  # seconds
+    problem: str | None = None  # one line; a run with a problem is left out of the scores
+
+    def label(self) -> str:
+        return f"{self.model} / {self.task_id} ({self.path.name})"
