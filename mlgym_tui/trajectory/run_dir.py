@@ -46,5 +46,7 @@ def parse_run_dir_name(name: str) -> dict[str, str]:
     parts = name.split("__")
     if parts and _TIMESTAMP.match(parts[0]):
         parts = parts[1:]
+    if len(parts) < 3:
+        return {}  # not a run directory name (e.g. a folder the user keeps .traj files in)
     keys = ("model", "task_id", "agent")
     return {key: value for key, value in zip(keys, parts) if value}

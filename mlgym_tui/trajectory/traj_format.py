@@ -1,8 +1,8 @@
 """MLGym's `<task>.traj` step entries <-> our StepRecorded.
 
 MLGym writes per step: action, observation, response, state (a JSON *string*), thought, execution_time. We add
-who acted and what it cost (author, started_at, exit_code, tokens_in, tokens_out, cost, edited_from, plus step and
-timed_out); MLGym ignores keys it does not know, and reading MLGym's own files fills our fields with defaults.
+who acted and what it cost (author, started_at, exit_code, tokens_in, tokens_out, cost, edited_from, plus step,
+timed_out and recorded_at, the event's time); MLGym ignores keys it does not know, and reading MLGym's own files fills our fields with defaults.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ def step_to_traj_entry(step: StepRecorded) -> dict[str, Any]:
         "cost": step.cost,
         "edited_from": step.edited_from,
         "timed_out": step.timed_out,
+        "recorded_at": step.t,
     }
 
 
@@ -48,7 +49,7 @@ def traj_entry_to_step(entry: Any, index: int) -> StepRecorded:
         author = "agent"
     started_at = float(entry.get("started_at") or 0.0)
     return StepRecorded(
-        t=started_at or 0.0,
+        t=float(entry.get("recorded_at") or started_at or 0.0),
         step=int(entry.get("step") or index + 1),
         author=author,
         action=_text(entry.get("action")),

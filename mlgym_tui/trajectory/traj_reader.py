@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mlgym_tui.episode.events import EpisodeEnded, Event, StepRecorded, ValidationScored
+from mlgym_tui.episode.events import EpisodeEnded, EpisodeStarted, Event, StepRecorded, ValidationScored
 from mlgym_tui.trajectory.errors import TrajectoryError
 from mlgym_tui.trajectory.loaded_run import LoadedRun, RunMeta
 from mlgym_tui.trajectory.run_dir import parse_run_dir_name
@@ -56,26 +56,39 @@ def read_traj_file(path: Path) -> LoadedRun:
 
     ours = document.get(OUR_META_KEY) if isinstance(document.get(OUR_META_KEY), dict) else {}
     info = document.get("info") if isinstance(document.get("info"), dict) else {}
-    meta = _meta(path, ours, info)
+    started = _our_started(ours)
+    meta = RunMeta.from_started(started) if started else _guess_meta(path, document.get("history"))
     validations = _our_validations(ours) if ours else _mlgym_validations(steps, info, meta.baseline, warnings, path)
-    events = _stream(meta, steps, validations, info)
+    events = _stream(started or meta.to_started(t=steps[0].started_at if steps else 0.0), steps, validations, info)
     return LoadedRun.from_events(events, path, "traj", warnings, meta)
 
 
-def _meta(path: Path, ours: dict[str, Any], info: dict[str, Any]) -> RunMeta:
-    started = ours.get("episode_started")
-    if isinstance(started, dict):
-        try:
-            event = Event.from_dict(started)
-            return RunMeta.from_started(event)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            pass
+def _history_agent(history: Any) -> str | None:
+    # MLGym tags each history message with the agent's name (e.g. "primary_0"): better than nothing.
+    for item in history if isinstance(history, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("agent"), str):
+            return item["agent"]
+    return None
+
+
+def _our_started(ours: dict[str, Any]) -> EpisodeStarted | None:
+    data = ours.get("episode_started")
+    if not isinstance(data, dict):
+        return None
+    try:
+        event = Event.from_dict(data)
+    except (TypeError, ValueError):
+        return None
+    return event if isinstance(event, EpisodeStarted) else None
+
+
+def _guess_meta(path: Path, history: Any) -> RunMeta:
     guessed = parse_run_dir_name(path.parent.name)
     meta = RunMeta(
         task_id=path.stem,
         model=guessed.get("model", "unknown"),
-        agent=guessed.get("agent", "unknown"),
-        run_id=path.parent.name,
+        agent=guessed.get("agent") or _history_agent(history) or "unknown",
+        run_id=path.parent.name if guessed else path.stem,
     )
     meta.baseline = _sibling_baseline(path)
     return meta
@@ -93,6 +106,8 @@ def _sibling_baseline(path: Path) -> dict[str, float]:
 def _our_validations(ours: dict[str, Any]) -> list[ValidationScored]:
     out = []
     for item in ours.get("validations") or []:
+        if not isinstance(item, dict):
+            continue
         try:
             event = Event.from_dict(item)
         except (TypeError, ValueError):
@@ -142,9 +157,9 @@ def _is_scoring(action: str) -> bool:
 
 
 def _stream(
-    meta: RunMeta, steps: list[StepRecorded], validations: list[ValidationScored], info: dict[str, Any]
+    started: EpisodeStarted, steps: list[StepRecorded], validations: list[ValidationScored], info: dict[str, Any]
 ) -> list[Event]:
-    events: list[Event] = [meta.to_started(t=steps[0].started_at if steps else 0.0)]
+    events: list[Event] = [started]
     pending = sorted(validations, key=lambda v: v.step)
     index = 0
     for step in steps:
@@ -156,7 +171,7 @@ def _stream(
     if info.get("exit_status"):
         events.append(
             EpisodeEnded(
-                t=steps[-1].started_at + steps[-1].duration if steps else 0.0,
+                t=steps[-1].started_at + steps[-1].duration if steps and steps[-1].started_at else 0.0,
                 exit_status=str(info["exit_status"]),
                 submission=info.get("submission"),
                 score=[s for s in (info.get("score") or []) if isinstance(s, dict)],
