@@ -126,14 +126,14 @@ def _read_mlgym(found: FoundRun) -> RunSummary:
         path=found.path, layout="mlgym", task_id=task, model=model_label(fields.get("model", "")),
         agent=fields.get("agent", ""), run_index=int(fields["run"]) if "run" in fields else None,
     )
-    try:
-        run.scores, run.baseline = read_results_json(found.path / "results.json")
+    try:  # the .traj first, so a run with a broken results.json still counts in the exit statuses
         info, run.steps, run.wall_time = read_traj_facts(found.path / f"{task}.traj")
+        run.exit_status = info.get("exit_status") or None
+        run.cost = _cost(info.get("model_stats"))
+        run.scores, run.baseline = read_results_json(found.path / "results.json")
     except RunFileError as exc:
         run.problem = str(exc)
         return run
-    run.exit_status = info.get("exit_status") or None
-    run.cost = _cost(info.get("model_stats"))
     if run.exit_status is None:
         run.finished = False
         run.problem = f"{task}.traj has no exit_status yet (still running, or it crashed); wait for it or rerun"
