@@ -1,0 +1,119 @@
+"""The runtime interface: an engine starts containers; a container runs commands and moves files."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlgym_tui.config.runtime import ShellLimits
+from mlgym_tui.runtime.shell import ShellSession
+
+LABEL = "mlgym-tui"  # every container we start carries this label, so leftovers can be found
+AGENT_USER = "agent"
+AGENT_UID = 1000
+HOME = "/home/agent"
+WORKSPACE = "/home/agent/workspace"
+EVAL_DIR = "/opt/mlgym/eval"
+TOOLS_DIR = "/opt/mlgym/tools"
+
+
+@dataclass
+class ContainerSpec:
+    image: str
+    name: str | None = None
+    network: bool = False
+    memory: str = "4g"
+    cpus: float = 1.0
+    pids: int = 512
+    labels: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ExecResult:
+    exit_code: int
+    output: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+@dataclass
+class EngineInfo:
+    name: str
+    version: str
+    host: str
+    isolated: bool
+
+
+class Container(abc.ABC):
+    id: str
+    name: str
+    engine_name: str
+    home: str = HOME
+    workspace: str = WORKSPACE
+    eval_dir: str = EVAL_DIR
+    tools_dir: str = TOOLS_DIR
+
+    @abc.abstractmethod
+    async def open_shell(self, limits: ShellLimits | None = None, env: dict[str, str] | None = None) -> ShellSession:
+        """A started persistent shell as the agent user in the workspace."""
+
+    @abc.abstractmethod
+    def exec(self, cmd: list[str], user: str = "root", workdir: str | None = None,
+             env: dict[str, str] | None = None, timeout: float | None = None) -> ExecResult:
+        """Run one command out of band (not through the agent's shell)."""
+
+    @abc.abstractmethod
+    def copy_in(self, src: Path | dict[str, bytes], dest_dir: str, owner: str = AGENT_USER, mode: int | None = None) -> None:
+        """Copy a host file or directory (or {relative name: bytes}) into dest_dir, owned by owner."""
+
+    @abc.abstractmethod
+    def copy_out(self, src: str, dest_dir: Path) -> Path:
+        """Copy a file or directory out of the container into dest_dir; returns the local path."""
+
+    def make_read_only(self, paths: list[str]) -> None:
+        """Give paths to root and take write permission away, so the agent user cannot change them."""
+        if paths:
+            self.check(["sh", "-c", 'chown -R 0:0 "$@" && chmod -R a-w,a+rX "$@"', "sh", *paths])
+
+    def check(self, cmd: list[str], **kwargs) -> ExecResult:
+        from mlgym_tui.runtime.errors import RuntimeProblem
+
+        result = self.exec(cmd, **kwargs)
+        if not result.ok:
+            raise RuntimeProblem(f"{' '.join(cmd)[:120]} failed with exit code {result.exit_code}: {result.output.strip()[-300:]}")
+        return result
+
+    @abc.abstractmethod
+    def is_running(self) -> bool: ...
+
+    @abc.abstractmethod
+    def remove(self) -> None: ...
+
+
+class Engine(abc.ABC):
+    name: str
+    isolated: bool = True
+
+    @abc.abstractmethod
+    def info(self) -> EngineInfo: ...
+
+    @abc.abstractmethod
+    def image_exists(self, image: str) -> bool: ...
+
+    @abc.abstractmethod
+    def start(self, spec: ContainerSpec) -> Container: ...
+
+    @abc.abstractmethod
+    def leftovers(self) -> list[str]:
+        """Names of labelled containers that no live run owns."""
+
+    @abc.abstractmethod
+    def cleanup(self) -> list[str]:
+        """Remove labelled leftovers; returns their names."""
+
+    def close(self) -> None:
+        pass

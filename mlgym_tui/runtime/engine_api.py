@@ -1,0 +1,301 @@
+"""Docker and Podman, both through the Docker Engine API (Podman's compatible socket)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import socket
+import tarfile
+import time
+import uuid
+from pathlib import Path
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from mlgym_tui.config.runtime import ShellLimits
+from mlgym_tui.runtime.base import AGENT_UID, AGENT_USER, LABEL, WORKSPACE, Container, ContainerSpec, Engine, EngineInfo, ExecResult
+from mlgym_tui.runtime.errors import ContainerGone, CopyFailed, EngineUnavailable, ImageMissing, RuntimeProblem
+from mlgym_tui.runtime.shell import ShellSession, ShellTransport
+
+_TRANSPORT_ERRORS = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError, OSError)
+
+
+def _memory_bytes(text: str) -> int:
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    text = text.strip().lower().rstrip("b")
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+class ApiEngine(Engine):
+    """An engine reached through the Docker Engine API at `host` (a unix:// or tcp:// URL)."""
+
+    def __init__(self, name: str, host: str, timeout: float = 60.0) -> None:
+        self.name = name
+        self.host = host
+        try:
+            self.client = docker.DockerClient(base_url=host, timeout=timeout)
+            self._version = self.client.version()
+        except (docker.errors.DockerException, *_TRANSPORT_ERRORS) as exc:
+            raise EngineUnavailable(
+                f"{name} is not reachable at {host} ({_short(exc)})",
+                f"start it (see `mlgym-tui doctor`) or choose another with --engine",
+            ) from None
+
+    def info(self) -> EngineInfo:
+        return EngineInfo(self.name, self._version.get("Version", "?"), self.host, True)
+
+    def image_exists(self, image: str) -> bool:
+        try:
+            self.client.images.get(image)
+            return True
+        except docker.errors.ImageNotFound:
+            return False
+
+    def start(self, spec: ContainerSpec) -> "ApiContainer":
+        if not self.image_exists(spec.image):
+            raise ImageMissing(f"image {spec.image} is not in {self.name}", f"run: mlgym-tui image build --engine {self.name}")
+        labels = {LABEL: "1", f"{LABEL}.pid": str(os.getpid()), f"{LABEL}.host": socket.gethostname(), **spec.labels}
+        name = spec.name or f"mlgym-{uuid.uuid4().hex[:10]}"
+        try:
+            container = self.client.containers.run(
+                spec.image,
+                ["sleep", "infinity"],
+                name=name,
+                detach=True,
+                user=AGENT_USER,
+                working_dir=WORKSPACE,
+                environment=spec.env,
+                labels=labels,
+                network_mode="bridge" if spec.network else "none",
+                mem_limit=_memory_bytes(spec.memory),
+                memswap_limit=_memory_bytes(spec.memory),
+                nano_cpus=int(spec.cpus * 1e9),
+                pids_limit=spec.pids,
+                # Reap orphans of background jobs, so they do not use up the pid limit. (no-new-privileges
+                # is not set: it would strip root's capabilities from our out-of-band execs; the image has
+                # no setuid programs instead.)
+                init=True,
+            )
+        except docker.errors.ImageNotFound:
+            raise ImageMissing(f"image {spec.image} is not in {self.name}", f"run: mlgym-tui image build --engine {self.name}") from None
+        except (docker.errors.APIError, *_TRANSPORT_ERRORS) as exc:
+            raise RuntimeProblem(f"{self.name} could not start a container: {_short(exc)}", "see `mlgym-tui doctor`") from None
+        return ApiContainer(self, container)
+
+    def _labelled(self) -> list:
+        return self.client.containers.list(all=True, filters={"label": LABEL})
+
+    def leftovers(self) -> list[str]:
+        return [c.name for c in self._labelled() if not _owner_alive(c.labels)]
+
+    def cleanup(self) -> list[str]:
+        removed = []
+        for c in self._labelled():
+            if not _owner_alive(c.labels):
+                try:
+                    c.remove(force=True)
+                    removed.append(c.name)
+                except docker.errors.NotFound:
+                    pass
+        return removed
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _owner_alive(labels: dict[str, str]) -> bool:
+    """A container belongs to a live run when its owner process on this host still exists."""
+    if labels.get(f"{LABEL}.host") != socket.gethostname():
+        return True  # another machine's; not ours to judge
+    pid = labels.get(f"{LABEL}.pid", "")
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+class ApiContainer(Container):
+    def __init__(self, engine: ApiEngine, container) -> None:
+        self.engine = engine
+        self.api = engine.client.api
+        self.container = container
+        self.id = container.id
+        self.name = container.name
+        self.engine_name = engine.name
+
+    async def open_shell(self, limits: ShellLimits | None = None, env: dict[str, str] | None = None) -> ShellSession:
+        transport = await asyncio.to_thread(_ExecTransport.open, self)
+        session = ShellSession(transport, limits, env)
+        await session.start()
+        return session
+
+    def exec(self, cmd, user="root", workdir=None, env=None, timeout=None) -> ExecResult:
+        if timeout:
+            cmd = ["timeout", "-s", "KILL", str(int(max(1, timeout))), *cmd]
+        try:
+            exec_id = self.api.exec_create(self.id, cmd, user=user, workdir=workdir, environment=env)["Id"]
+            output = self.api.exec_start(exec_id, demux=False)
+            code = self.api.exec_inspect(exec_id).get("ExitCode")
+        except docker.errors.NotFound:
+            raise ContainerGone(f"container {self.name} is gone", "start a new episode") from None
+        except docker.errors.APIError as exc:
+            if "not running" in str(exc).lower() or exc.status_code == 409:
+                raise ContainerGone(f"container {self.name} is not running", "start a new episode") from None
+            raise RuntimeProblem(f"{self.engine_name} exec failed: {_short(exc)}") from None
+        except _TRANSPORT_ERRORS as exc:
+            raise ContainerGone(f"lost the connection to {self.engine_name} ({_short(exc)})", "check `mlgym-tui doctor`") from None
+        return ExecResult(code if code is not None else -1, (output or b"").decode("utf-8", errors="replace"))
+
+    def copy_in(self, src, dest_dir, owner=AGENT_USER, mode=None) -> None:
+        uid = AGENT_UID if owner == AGENT_USER else 0
+        archive = _tar_of(src, uid, mode)
+        self.check(["mkdir", "-p", dest_dir])
+        if owner == AGENT_USER:
+            self.check(["chown", f"{AGENT_UID}:{AGENT_UID}", dest_dir])
+        try:
+            ok = self.api.put_archive(self.id, dest_dir, archive)
+        except (docker.errors.APIError, *_TRANSPORT_ERRORS) as exc:
+            raise CopyFailed(f"copy into {self.name}:{dest_dir} failed ({_short(exc)})", "check that the container is running") from None
+        if not ok:
+            raise CopyFailed(f"copy into {self.name}:{dest_dir} was refused", "check that the directory exists")
+        # Engines differ in whether they keep the archive's owners; make it explicit.
+        names = [f"{dest_dir.rstrip('/')}/{n}" for n in _top_names(src)]
+        self.check(["chown", "-R", f"{uid}:{uid}", *names])
+
+    def copy_out(self, src, dest_dir) -> Path:
+        dest_dir = Path(dest_dir)
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            stream, _ = self.api.get_archive(self.id, src)
+            data = b"".join(stream)
+        except docker.errors.NotFound:
+            raise CopyFailed(f"{src} does not exist in {self.name}", "check the path") from None
+        except (docker.errors.APIError, *_TRANSPORT_ERRORS) as exc:
+            raise CopyFailed(f"copy out of {self.name}:{src} failed ({_short(exc)})", "check that the container is running") from None
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            tar.extractall(dest_dir, filter="data")
+        return dest_dir / Path(src).name
+
+    def is_running(self) -> bool:
+        try:
+            self.container.reload()
+            return self.container.status == "running"
+        except (docker.errors.NotFound, *_TRANSPORT_ERRORS):
+            return False
+
+    def remove(self) -> None:
+        try:
+            self.container.remove(force=True)
+        except (docker.errors.NotFound, docker.errors.APIError, *_TRANSPORT_ERRORS):
+            pass
+
+
+def _top_names(src) -> list[str]:
+    if isinstance(src, dict):
+        return sorted({name.split("/")[0] for name in src})
+    return [Path(src).name]
+
+
+def _tar_of(src, uid: int, mode: int | None) -> bytes:
+    buffer = io.BytesIO()
+
+    def owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.uid = info.gid = uid
+        info.uname = info.gname = ""
+        if mode is not None and info.isfile():
+            info.mode = mode
+        return info
+
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        if isinstance(src, dict):
+            for name, data in src.items():
+                info = owned(tarfile.TarInfo(name))
+                info.size = len(data)
+                info.mode = mode if mode is not None else 0o644
+                info.mtime = int(time.time())
+                tar.addfile(info, io.BytesIO(data))
+        else:
+            src = Path(src)
+            if not src.exists():
+                raise CopyFailed(f"{src} does not exist", "check the path")
+            tar.add(src, arcname=src.name, filter=owned)
+    return buffer.getvalue()
+
+
+class _ExecTransport(ShellTransport):
+    """The attached stream of an exec with a terminal: bytes both ways over the API socket."""
+
+    def __init__(self, container: ApiContainer, exec_id: str, sock: socket.socket, keep) -> None:
+        self.container = container
+        self.exec_id = exec_id
+        self.sock = sock
+        self._keep = keep  # the SDK's wrapper owns the socket's lifetime
+
+    @classmethod
+    def open(cls, container: ApiContainer) -> "_ExecTransport":
+        api = container.api
+        try:
+            exec_id = api.exec_create(
+                container.id, ["bash", "--noprofile", "--norc", "--noediting", "-i"],
+                stdin=True, tty=True, user=AGENT_USER, workdir=WORKSPACE,
+                environment={"TERM": "xterm-256color", "HOME": container.home},
+            )["Id"]
+            wrapper = api.exec_start(exec_id, socket=True, tty=True)
+        except docker.errors.NotFound:
+            raise ContainerGone(f"container {container.name} is gone", "start a new episode") from None
+        except (docker.errors.APIError, *_TRANSPORT_ERRORS) as exc:
+            raise ContainerGone(f"could not open a shell in {container.name} ({_short(exc)})", "check `mlgym-tui doctor`") from None
+        sock = getattr(wrapper, "_sock", wrapper)
+        sock.setblocking(False)
+        try:
+            api.exec_resize(exec_id, height=48, width=160)
+        except Exception:  # noqa: BLE001 - a fixed size is only a nicety
+            pass
+        return cls(container, exec_id, sock, wrapper)
+
+    async def read(self) -> bytes:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.sock_recv(self.sock, 65536)
+        except (ConnectionError, OSError):
+            return b""
+
+    async def write(self, data: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.sock_sendall(self.sock, data)
+        except (ConnectionError, OSError) as exc:
+            from mlgym_tui.runtime.errors import ShellDied
+
+            raise ShellDied(f"the shell's connection closed ({_short(exc)})", "start a new episode") from None
+
+    async def kill_foreground(self, shell_pid: int) -> None:
+        script = (
+            f'pg=$(ps -o tpgid= -p {shell_pid} | tr -d " "); '
+            f'if [ -n "$pg" ] && [ "$pg" -gt 0 ] && [ "$pg" != {shell_pid} ]; then kill -KILL -- -"$pg"; fi'
+        )
+        try:
+            await asyncio.to_thread(self.container.exec, ["bash", "-c", script], "root", None, None, 10)
+        except RuntimeProblem:
+            pass
+
+    async def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass

@@ -1,0 +1,32 @@
+"""Runtime errors carry a one-line message that names the problem and the fix."""
+
+from __future__ import annotations
+
+
+class RuntimeProblem(Exception):
+    """Base for runtime failures shown to a person as one line: `problem; fix`."""
+
+    def __init__(self, problem: str, fix: str = "") -> None:
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{problem}; {fix}" if fix else problem)
+
+
+class EngineUnavailable(RuntimeProblem):
+    pass
+
+
+class ImageMissing(RuntimeProblem):
+    pass
+
+
+class ContainerGone(RuntimeProblem):
+    pass
+
+
+class ShellDied(RuntimeProblem):
+    pass
+
+
+class CopyFailed(RuntimeProblem):
+    pass

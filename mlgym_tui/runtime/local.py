@@ -1,0 +1,188 @@
+"""The local runtime: a scratch directory on the host. No isolation: only when chosen explicitly."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import pty
+import shutil
+import signal
+import struct
+import subprocess
+import tempfile
+import termios
+import uuid
+from pathlib import Path
+
+from mlgym_tui.config.runtime import ShellLimits
+from mlgym_tui.runtime.base import Container, ContainerSpec, Engine, EngineInfo, ExecResult
+from mlgym_tui.runtime.errors import CopyFailed
+from mlgym_tui.runtime.shell import ShellSession, ShellTransport
+
+UNISOLATED = "local (UNISOLATED: commands run on this machine as you)"
+
+
+class LocalEngine(Engine):
+    name = "local"
+    isolated = False
+
+    def info(self) -> EngineInfo:
+        return EngineInfo(self.name, "host", UNISOLATED, False)
+
+    def image_exists(self, image: str) -> bool:
+        return True
+
+    def start(self, spec: ContainerSpec) -> "LocalContainer":
+        return LocalContainer(spec)
+
+    def leftovers(self) -> list[str]:
+        return []
+
+    def cleanup(self) -> list[str]:
+        return []
+
+
+class LocalContainer(Container):
+    engine_name = "local"
+
+    def __init__(self, spec: ContainerSpec) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="mlgym-local-"))
+        self.id = self.name = spec.name or f"local-{uuid.uuid4().hex[:8]}"
+        self.env = dict(spec.env)
+        self.home = str(self.root / "home/agent")
+        self.workspace = str(self.root / "home/agent/workspace")
+        self.eval_dir = str(self.root / "opt/mlgym/eval")
+        self.tools_dir = str(self.root / "opt/mlgym/tools")
+        for folder in (self.workspace, self.eval_dir, self.tools_dir):
+            Path(folder).mkdir(parents=True, exist_ok=True)
+
+    async def open_shell(self, limits: ShellLimits | None = None, env: dict[str, str] | None = None) -> ShellSession:
+        transport = _PtyTransport.spawn(self)
+        session = ShellSession(transport, limits, env)
+        await session.start()
+        return session
+
+    def exec(self, cmd, user="root", workdir=None, env=None, timeout=None) -> ExecResult:
+        try:
+            proc = subprocess.run(
+                cmd, cwd=workdir or self.workspace, env={**os.environ, "HOME": self.home, **self.env, **(env or {})},
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout, stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired as exc:
+            return ExecResult(137, (exc.stdout or b"").decode(errors="replace"))
+        except FileNotFoundError as exc:
+            return ExecResult(127, str(exc))
+        return ExecResult(proc.returncode, proc.stdout.decode(errors="replace"))
+
+    def copy_in(self, src, dest_dir, owner="agent", mode=None) -> None:
+        dest = Path(dest_dir)
+        dest.mkdir(parents=True, exist_ok=True)
+        if isinstance(src, dict):
+            for name, data in src.items():
+                target = dest / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+                if mode is not None:
+                    target.chmod(mode)
+            return
+        src = Path(src)
+        if not src.exists():
+            raise CopyFailed(f"{src} does not exist", "check the path")
+        if src.is_dir():
+            shutil.copytree(src, dest / src.name, dirs_exist_ok=True)
+        else:
+            shutil.copy2(src, dest / src.name)
+            if mode is not None:
+                (dest / src.name).chmod(mode)
+
+    def copy_out(self, src, dest_dir) -> Path:
+        source = Path(src)
+        if not source.exists():
+            raise CopyFailed(f"{src} does not exist", "check the path")
+        dest = Path(dest_dir) / source.name
+        Path(dest_dir).mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, dest, dirs_exist_ok=True)
+        else:
+            shutil.copy2(source, dest)
+        return dest
+
+    def make_read_only(self, paths: list[str]) -> None:
+        for path in paths:
+            self.check(["chmod", "-R", "a-w", path])
+
+    def is_running(self) -> bool:
+        return self.root.exists()
+
+    def remove(self) -> None:
+        subprocess.run(["chmod", "-R", "u+w", str(self.root)], check=False)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class _PtyTransport(ShellTransport):
+    def __init__(self, proc: subprocess.Popen, master: int) -> None:
+        self.proc = proc
+        self.master = master
+        self._queue: asyncio.Queue[bytes] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        loop.add_reader(master, self._on_readable)
+
+    @classmethod
+    def spawn(cls, container: LocalContainer) -> "_PtyTransport":
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 48, 160, 0, 0))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LITELLM")}
+        env.update(HOME=container.home, TERM="xterm-256color", **container.env)
+        proc = subprocess.Popen(
+            ["bash", "--noprofile", "--norc", "--noediting", "-i"],
+            stdin=slave, stdout=slave, stderr=slave, cwd=container.workspace, env=env, start_new_session=True,
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+        )
+        os.close(slave)
+        os.set_blocking(master, False)
+        return cls(proc, master)
+
+    def _on_readable(self) -> None:
+        try:
+            data = os.read(self.master, 65536)
+        except OSError:
+            data = b""
+        if not data:
+            asyncio.get_running_loop().remove_reader(self.master)
+        self._queue.put_nowait(data)
+
+    async def read(self) -> bytes:
+        return await self._queue.get()
+
+    async def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                written = os.write(self.master, view)
+                view = view[written:]
+            except BlockingIOError:
+                await asyncio.sleep(0.001)
+
+    async def kill_foreground(self, shell_pid: int) -> None:
+        try:
+            group = os.tcgetpgrp(self.master)
+        except OSError:
+            return
+        if group > 0 and group != self.proc.pid:
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    async def close(self) -> None:
+        try:
+            asyncio.get_running_loop().remove_reader(self.master)
+        except (RuntimeError, ValueError):
+            pass
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            os.close(self.master)
+        except OSError:
+            pass
