@@ -1,0 +1,23 @@
+"""Why a policy could not produce an action. The episode loop maps each to an MLGym exit status."""
+
+from __future__ import annotations
+
+
+class PolicyError(Exception):
+    """Base class; the message is one line meant for people."""
+
+
+class FormatLimitExceeded(PolicyError):
+    """Too many malformed answers in a row (exit_format)."""
+
+
+class CostLimitExceeded(PolicyError):
+    """The accumulated model cost reached the limit before a query (autosubmission (exit_cost))."""
+
+
+class ContextWindowExceeded(PolicyError):
+    """The prompt no longer fits the model's context window (autosubmission (exit_context))."""
+
+
+class ModelAPIError(PolicyError):
+    """The model API refused the request or kept failing after retries (exit_api)."""
