@@ -30,8 +30,10 @@ def parse_complete_lines(lines: list[bytes], label: str, first_line_no: int = 1)
         try:
             data = json.loads(line)
         except ValueError as exc:
+            # UnicodeDecodeError is a ValueError too (a line cut inside a multi-byte character) but has no .msg.
+            reason = getattr(exc, "msg", None) or "invalid UTF-8"
             result.bad_lines += 1
-            result.warnings.append(f"{label} line {line_no}: not valid JSON ({exc.msg}), line skipped")
+            result.warnings.append(f"{label} line {line_no}: not valid JSON ({reason}), line skipped")
             continue
         if not isinstance(data, dict) or "type" not in data:
             result.bad_lines += 1
