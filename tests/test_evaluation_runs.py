@@ -127,6 +127,14 @@ def test_problems_are_reported_per_run_while_the_rest_aggregates(tmp_path):
     assert table.model_stats["m7"].exit_statuses == {"running": 1}
 
 
+def test_directions_passed_later_rescue_a_run_of_an_unknown_task(tmp_path):
+    mlgym_run(tmp_path, "m1", "mysteryTask", [{"acc": 0.2}, {"acc": 0.3}], {"acc": 0.1})
+    runs = collect_runs([tmp_path])
+    assert aggregate(runs).problems and aggregate(runs).tasks == []
+    table = aggregate(runs, directions={"mysteryTask": ("acc", "max")})
+    assert not table.problems and table.cell("mysteryTask", "m1").best.value == 0.3
+
+
 def test_traj_without_exit_status_counts_as_in_progress(tmp_path):
     mlgym_run(tmp_path, "m1", "blotto", [{"Score": 0.3}], {"Score": -0.25}, exit_status=None)
     (run,) = collect_runs([tmp_path])

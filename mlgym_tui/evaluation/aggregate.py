@@ -64,17 +64,19 @@ def aggregate(
 
     scored: list[RunSummary] = []
     for run in usable:
+        # These problems depend on the directions given, so they live in the table, not on the run.
+        problem = None
         if run.task_id not in task_dirs:
-            run.problem = (f"task {run.task_id!r} has no known metric direction; "
-                           f"pass --direction {run.task_id}=METRIC:max (or :min)")
+            problem = (f"task {run.task_id!r} has no known metric direction; "
+                       f"pass --direction {run.task_id}=METRIC:max (or :min)")
         else:
             metric = task_dirs[run.task_id][0]
             if run.scores and all(metric_value(e, metric) is None for e in run.scores):
                 keys = sorted({k for e in run.scores for k in e})
-                run.problem = (f"results.json has metrics {keys}, not {metric!r} that task {run.task_id} is ranked by; "
-                               f"pass --direction {run.task_id}=METRIC:max|min if it should use another")
-        if run.problem:
-            problems.append(Problem(run.path, run.problem))
+                problem = (f"results.json has metrics {keys}, not {metric!r} that task {run.task_id} is ranked by; "
+                           f"pass --direction {run.task_id}=METRIC:max|min if it should use another")
+        if problem:
+            problems.append(Problem(run.path, problem))
         else:
             scored.append(run)
 

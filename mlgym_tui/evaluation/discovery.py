@@ -57,7 +57,7 @@ def find_runs(paths: list[str | Path]) -> tuple[list[FoundRun], list[str]]:
     found: dict[Path, FoundRun] = {}
     errors: list[str] = []
     for raw in paths:
-        root = Path(raw)
+        root = Path(raw).resolve()  # once per root: children found by scandir are then already absolute
         if not root.is_dir():
             errors.append(f"{root}: not a directory; pass a folder that holds run directories")
             continue
@@ -76,7 +76,7 @@ def find_runs(paths: list[str | Path]) -> tuple[list[FoundRun], list[str]]:
                 continue
             run = _classify(current, names)
             if run is not None:
-                found.setdefault(current.resolve(), run)
+                found.setdefault(current, run)
             else:
                 stack.extend(subdirs)
     return sorted(found.values(), key=lambda r: str(r.path)), errors

@@ -67,7 +67,12 @@ class ResultsTable:
     def cell(self, task_id: str, model: str) -> Cell | None:
         return self.cells.get((task_id, model))
 
+    def problem_of(self, path: Path) -> str | None:
+        return next((p.message for p in self.problems if p.path == path), None)
+
     def to_dict(self) -> dict[str, Any]:
+        problem_by_path = {p.path: p.message for p in self.problems}
+
         def entry(e: Entry) -> dict[str, Any]:
             return {"value": e.value, "feasible": e.feasible, "ratio": e.ratio,
                     "run": str(e.run_path) if e.run_path else None}
@@ -84,6 +89,6 @@ class ResultsTable:
             "model_stats": {m: vars(s) for m, s in self.model_stats.items()},
             "runs": [{"path": str(r.path), "layout": r.layout, "task_id": r.task_id, "model": r.model,
                       "agent": r.agent, "exit_status": r.exit_status, "cost": r.cost, "steps": r.steps,
-                      "wall_time": r.wall_time, "finished": r.finished, "problem": r.problem} for r in self.runs],
+                      "wall_time": r.wall_time, "finished": r.finished, "problem": problem_by_path.get(r.path)} for r in self.runs],
             "problems": [{"path": str(p.path), "message": p.message} for p in self.problems],
         }
