@@ -52,3 +52,28 @@ def test_bad_script_file_is_a_one_line_error(tmp_path):
     bad.write_text("{not json")
     result = subprocess.run([sys.executable, str(SERVER), "--script", str(bad)], capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr.startswith(f"error: --script {bad}: cannot read a JSON list")
+
+
+def test_threaded_server_serves_sync_code():
+    import urllib.request
+
+    from model_server import ScriptedModelServer
+
+    with ScriptedModelServer(["from a thread"]) as server:
+        request = urllib.request.Request(
+            f"{server.api_base}/chat/completions",
+            data=json.dumps({"model": "scripted", "messages": []}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            assert json.load(resp)["choices"][0]["message"]["content"] == "from a thread"
+        assert server.remaining == 0 and len(server.requests) == 1
+
+
+def test_agents_package_imports_neither_litellm_nor_textual():
+    code = (
+        "import sys, mlgym_tui.agents, mlgym_tui.agents.llm_policy, mlgym_tui.agents.factory, mlgym_tui.config.agent;"
+        "print(sorted(m for m in ('litellm', 'textual') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
