@@ -136,7 +136,8 @@ class ShellSession:
         setup = (
             "stty -echo noflsh cols 160 rows 48 </dev/tty 2>/dev/null; PS1=''; PS2=''; PS0=''; unset PROMPT_COMMAND HISTFILE; "
             "set +H +o history; shopt -u checkwinsize; "
-            "exit() { echo 'exit is disabled: this shell belongs to the episode (use submit to finish)' >&2; return 1; }; "
+            "exit() { if [ \"$BASHPID\" != \"$$\" ]; then builtin exit \"$@\"; fi; "
+            "echo 'exit is disabled: this shell belongs to the episode (use submit to finish)' >&2; return 1; }; "
             "logout() { exit; }; " + exports
         )
         self.alive = True

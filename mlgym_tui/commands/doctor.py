@@ -1,0 +1,81 @@
+"""`mlgym-tui doctor`: what engines are there, can we use them, and what to do when not."""
+
+from __future__ import annotations
+
+import shutil
+
+from mlgym_tui.commands.common import fail
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("doctor", help="check container engines and the task image")
+    parser.add_argument("--cleanup", action="store_true", help="remove containers left behind by crashed runs")
+    parser.set_defaults(func=run)
+
+
+def check_engines(config) -> list:
+    from mlgym_tui.runtime.detect import EngineStatus, connect_docker, connect_podman
+    from mlgym_tui.runtime.errors import EngineUnavailable
+
+    statuses = []
+    for name, binary, connector, fix_missing in (
+        ("docker", "dockerd", connect_docker, "apt-get install docker.io (or Docker's own packages)"),
+        ("podman", "podman", lambda c: connect_podman(c, start_service=True), "apt-get install podman runc"),
+    ):
+        status = EngineStatus(name=name, found=shutil.which(binary) is not None or shutil.which(name) is not None, reachable=False)
+        try:
+            engine = connector(config)
+        except EngineUnavailable as exc:
+            status.problem, status.fix = exc.problem, exc.fix if status.found else fix_missing
+            statuses.append((status, None))
+            continue
+        info = engine.info()
+        status.found = True
+        status.reachable, status.version, status.host = True, info.version, info.host
+        status.image_present = engine.image_exists(config.image)
+        if not status.image_present:
+            status.problem = f"image {config.image} is missing"
+            status.fix = f"mlgym-tui image build --engine {name}"
+        statuses.append((status, engine))
+    return statuses
+
+
+def run(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from mlgym_tui.config.settings import ConfigError, load_settings
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        return fail(str(exc))
+    config = settings.runtime
+    console = Console()
+    table = Table(title="container engines")
+    for column in ("engine", "found", "reachable", "version", "socket", f"image {config.image}", "fix"):
+        table.add_column(column, overflow="fold")
+    usable = False
+    statuses = check_engines(config)
+    for status, engine in statuses:
+        yes = lambda v: "[green]yes[/]" if v else ("[red]no[/]" if v is not None else "-")  # noqa: E731
+        table.add_row(
+            status.name, yes(status.found), yes(status.reachable), status.version, status.host,
+            yes(status.image_present), (f"{status.problem}: {status.fix}" if status.problem else ""),
+        )
+        usable = usable or bool(status.reachable and status.image_present)
+    console.print(table)
+    console.print("local runtime: always available with --engine local [yellow](no isolation)[/]")
+    for status, engine in statuses:
+        if engine is None:
+            continue
+        leftovers = engine.leftovers()
+        if args.cleanup:
+            removed = engine.cleanup()
+            console.print(f"{status.name}: removed {len(removed)} leftover container(s) {' '.join(removed)}")
+        elif leftovers:
+            console.print(f"{status.name}: {len(leftovers)} leftover container(s) from crashed runs: run `mlgym-tui doctor --cleanup`")
+    if not usable:
+        console.print("[red]no usable engine with the task image[/]: follow the fix column above")
+        return 1
+    return 0
