@@ -56,11 +56,14 @@ def test_run_dir_name_is_sanitised_and_never_reused(tmp_path):
     assert first.is_dir() and second.is_dir()
 
 
-def test_traj_is_valid_mlgym_json_after_every_step(tmp_path):
-    recorder = Recorder(tmp_path, TASK, {"model": {"name": "gpt-4o"}})
+@pytest.mark.parametrize("in_background", [False, True])
+def test_traj_is_valid_mlgym_json_after_every_step(tmp_path, in_background):
+    recorder = Recorder(tmp_path, TASK, {"model": {"name": "gpt-4o"}}, traj_in_background=in_background)
     recorder(started())
     for n in range(1, 6):
         recorder(step(n, author="human" if n == 3 else "agent"))
+        if in_background:
+            recorder.flush()
         traj = read_traj(tmp_path)
         assert traj["environment"] == "mlgym_main"
         assert len(traj["trajectory"]) == n
@@ -188,7 +191,7 @@ def test_redact_leaves_the_input_untouched():
 
 
 def test_rewrite_cap_defers_traj_but_never_events_or_the_end(tmp_path):
-    recorder = Recorder(tmp_path, TASK, {}, traj_min_interval_s=3600)
+    recorder = Recorder(tmp_path, TASK, {}, traj_min_interval_s=3600, traj_in_background=False)
     recorder(started())
     for n in range(1, 4):
         recorder(step(n))
@@ -212,3 +215,32 @@ def test_traj_without_run_dir_name_uses_file_name(tmp_path, bad_dir_name):
     run = load_run(folder)
     assert run.meta.task_id == TASK
     assert any("no events.jsonl" in w for w in run.warnings)
+
+
+def test_background_rewrites_coalesce_and_the_end_is_always_on_disk(tmp_path):
+    recorder = Recorder(tmp_path, TASK, {})
+    recorder(started())
+    for n in range(1, 201):
+        recorder(step(n, observation="o" * 5000))
+        # Whatever moment the writer thread is at, a reader only ever sees a complete file.
+        if n % 50 == 0:
+            assert len(read_traj(tmp_path)["trajectory"]) <= n
+    recorder(EpisodeEnded(exit_status="submitted"))
+    # No flush: the end of the episode itself waits for the final rewrite.
+    traj = read_traj(tmp_path)
+    assert len(traj["trajectory"]) == 200 and traj["info"]["exit_status"] == "submitted"
+    recorder.close()
+
+
+def test_a_failed_background_write_is_reported_at_flush(tmp_path):
+    run_dir = tmp_path / "run"
+    recorder = Recorder(run_dir, TASK, {})
+    recorder(started())
+    recorder.flush()
+    for path in run_dir.iterdir():
+        path.unlink()
+    run_dir.rmdir()
+    recorder(step(1))
+    with pytest.raises(FileNotFoundError):
+        recorder.flush()
+    recorder.close()  # the error was reported once; closing still releases the file and the thread

@@ -24,7 +24,7 @@ def parse_complete_lines(lines: list[bytes], label: str, first_line_no: int = 1)
     result = ParsedLines()
     unknown: dict[str, int] = {}
     for offset, line in enumerate(lines):
-        if not line.strip():
+        if not line or line.isspace():  # isspace, unlike strip, does not copy a multi-megabyte line
             continue
         line_no = first_line_no + offset
         try:

@@ -52,22 +52,24 @@ class TrajDocument:
         self._history_fragments = fragments
 
     def render(self, our_meta: dict[str, Any], info: dict[str, Any]) -> bytes:
-        # One step per line keeps the file greppable and lets a human see where a truncated file was cut.
-        return b"".join(
-            [
-                b'{"environment": ',
-                _dumps(self.environment),
-                b',\n"' + OUR_META_KEY.encode() + b'": ',
-                self._fragment(our_meta),
-                b',\n"trajectory": [\n',
-                b",\n".join(self._step_fragments),
-                b'\n],\n"history": [\n',
-                b",\n".join(self._history_fragments),
-                b'\n],\n"info": ',
-                self._fragment(info),
-                b"}\n",
-            ]
+        return self.snapshot(our_meta, info)()
+
+    def snapshot(self, our_meta: dict[str, Any], info: dict[str, Any]) -> Callable[[], bytes]:
+        """Freeze the current content cheaply (copies of the fragment lists, not of the bytes) for rendering later,
+        possibly on another thread, while steps keep being added."""
+        head = b"".join(
+            [b'{"environment": ', _dumps(self.environment), b',\n"' + OUR_META_KEY.encode() + b'": ',
+             self._fragment(our_meta), b',\n"trajectory": [\n']
         )
+        steps = list(self._step_fragments)
+        history = list(self._history_fragments)
+        tail = b'\n],\n"info": ' + self._fragment(info) + b"}\n"
+
+        def render() -> bytes:
+            # One step per line keeps the file greppable and shows where a truncated file was cut.
+            return b"".join([head, b",\n".join(steps), b'\n],\n"history": [\n', b",\n".join(history), tail])
+
+        return render
 
     def _fragment(self, value: Any) -> bytes:
         return self._scrub(json.dumps(value, ensure_ascii=False)).encode("utf-8")
