@@ -19,6 +19,7 @@ import importlib
 import json
 import math
 import os
+import random
 import sys
 import traceback
 from pathlib import Path
@@ -27,6 +28,7 @@ import numpy as np
 
 EPISODES = 100
 SEED_BASE = 900_000  # evaluation episodes use seeds SEED_BASE .. SEED_BASE + EPISODES - 1
+POLICY_SEED = 7     # seeds `random` and `numpy.random` in case the policy samples its actions
 
 
 class SubmissionError(Exception):
@@ -120,6 +122,8 @@ def main() -> None:
     args = parser.parse_args()
     try:
         act = load_policy()
+        random.seed(POLICY_SEED)
+        np.random.seed(POLICY_SEED)
         returns = []
         for i in range(args.episodes):
             total, steps = run_episode(act, SEED_BASE + i)
