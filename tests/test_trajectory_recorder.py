@@ -184,10 +184,11 @@ def test_config_yaml_redacts_secret_keys_and_secret_env_values(tmp_path, monkeyp
     assert load_run(tmp_path).steps[0].observation == f"PATH=/usr/bin\nOPENAI_API_KEY={REDACTED}\n"
 
 
-def test_redact_leaves_the_input_untouched():
-    config = {"api_key": "abc", "items": [{"token": "t-1"}]}
-    assert redact(config, environ={}) == {"api_key": REDACTED, "items": [{"token": REDACTED}]}
-    assert config == {"api_key": "abc", "items": [{"token": "t-1"}]}
+def test_redact_leaves_the_input_untouched_and_makes_paths_plain_text():
+    config = {"api_key": "abc", "items": [{"token": "t-1"}], "max_tokens": 10, "workspace": Path("/w/HF_xyz-12345678")}
+    redacted = redact(config, environ={"HF_TOKEN": "HF_xyz-12345678"})
+    assert redacted == {"api_key": REDACTED, "items": [{"token": REDACTED}], "max_tokens": 10, "workspace": f"/w/{REDACTED}"}
+    assert config["api_key"] == "abc" and config["items"] == [{"token": "t-1"}]
 
 
 def test_rewrite_cap_defers_traj_but_never_events_or_the_end(tmp_path):

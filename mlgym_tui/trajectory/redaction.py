@@ -82,7 +82,10 @@ def _redact(node: Any, env_secrets: list[str]) -> Any:
         return [_redact(item, env_secrets) for item in node]
     if isinstance(node, str):
         return scrub_text(node, env_secrets)
-    return node
+    if node is None or isinstance(node, (bool, int, float)):
+        return node
+    # Paths, enums and the like: YAML's safe dumper refuses them, and their text may hold a secret too.
+    return scrub_text(str(node), env_secrets)
 
 
 def _is_hideable_scalar(value: Any) -> bool:
