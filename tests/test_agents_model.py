@@ -110,3 +110,11 @@ async def test_key_is_read_from_the_environment_at_call_time(scripted_server, mo
     await model.query(MESSAGES)
     auth = [r.headers.get("Authorization") for r in scripted_server.requests]
     assert auth == ["Bearer sk-first", "Bearer sk-rotated"]
+
+
+async def test_timeout_is_retried(scripted_server):
+    scripted_server.set_script([{"reply": "too late", "delay": 3}, "in time"])
+    retries = []
+    reply = await model_for(scripted_server, timeout_s=0.5).query(MESSAGES, on_retry=lambda *a: retries.append(a))
+    assert reply.content == "in time"
+    assert [r[1] for r in retries] == ["timeout"]
