@@ -14,6 +14,7 @@ import sys
 COMMAND_MODULES = [
     "mlgym_tui.commands.doctor",
     "mlgym_tui.commands.image",
+    "mlgym_tui.commands.tasks",
     "mlgym_tui.commands.results",
 ]
 

@@ -1,0 +1,74 @@
+"""`mlgym-tui tasks`: list tasks, show one, check that baselines reproduce."""
+
+from __future__ import annotations
+
+from mlgym_tui.commands.common import add_engine_option, fail
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("tasks", help="list, show and check tasks")
+    parser.add_argument("--tasks-dir", action="append", default=[], help="extra task directory or YAML file")
+    parser.add_argument("--tasks-root", default=None, help="root that MLGym task paths are relative to")
+    actions = parser.add_subparsers(dest="tasks_command", metavar="ACTION")
+    show = actions.add_parser("show", help="print one task")
+    show.add_argument("task_id")
+    check = actions.add_parser("check", help="run baselines in fresh containers and compare with baseline_scores")
+    check.add_argument("task_id", nargs="?")
+    check.add_argument("--all", action="store_true")
+    add_engine_option(check)
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from mlgym_tui.config.settings import ConfigError
+    from mlgym_tui.tasks.registry import load_registry
+
+    console = Console()
+    registry = load_registry(args.tasks_dir, Path(args.tasks_root) if args.tasks_root else None)
+    for problem in registry.problems:
+        console.print(f"[yellow]warning:[/] {problem}", highlight=False)
+    try:
+        if args.tasks_command == "show":
+            return _show(console, registry.get(args.task_id))
+        if args.tasks_command == "check":
+            if not args.all and not args.task_id:
+                return fail("name a task id or pass --all")
+            tasks = list(registry.tasks.values()) if args.all else [registry.get(args.task_id)]
+            from mlgym_tui.environment.baseline_check import check_tasks_cli
+
+            return check_tasks_cli(tasks, args.engine, console)
+    except ConfigError as exc:
+        return fail(str(exc))
+    return _list(console, registry)
+
+
+def _list(console, registry) -> int:
+    from rich.table import Table
+
+    table = Table(title=f"{len(registry.tasks)} tasks")
+    for column in ("id", "domain", "entrypoint", "metric", "direction", "baseline"):
+        table.add_column(column)
+    for task in registry.tasks.values():
+        metric = task.primary_metric
+        baseline = task.baseline.get(metric.name) if metric else None
+        table.add_row(
+            task.id, task.domain, task.task_entrypoint, metric.name if metric else "?",
+            metric.direction if metric else "?", f"{baseline:g}" if baseline is not None else "-",
+        )
+    console.print(table)
+    return 0
+
+
+def _show(console, task) -> int:
+    import yaml
+    from rich.markdown import Markdown
+
+    console.rule(f"{task.id}: {task.name}")
+    console.print(Markdown(task.rendered_description))
+    console.rule("config")
+    console.print(yaml.safe_dump(task.model_dump(mode="json"), sort_keys=False), highlight=False, markup=False)
+    return 0

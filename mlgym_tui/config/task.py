@@ -1,0 +1,162 @@
+"""Task and dataset configs: MLGym's schema field for field, plus our optional additions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mlgym_tui.config.settings import ConfigError, describe_validation_error, load_yaml_mapping
+
+Entrypoint = Literal["CSVSubmissionTasks", "PythonSubmissionTasks", "ModelSubmissionTasks", "LMSubmissionTasks"]
+
+
+class Split(BaseModel):
+    name: str
+    file_regex: str
+
+
+class DatasetConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    description: str = ""
+    data_path: str
+    is_local: bool = True
+    train_split: Split | None = None
+    valid_split: Split | None = None
+    test_split: Split | None = None
+
+
+class Metric(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    direction: Literal["maximize", "minimize"]
+    primary: bool = False
+
+
+class TaskLimits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    memory: str | None = None
+    cpus: float | None = Field(None, gt=0)
+    pids: int | None = Field(None, ge=16)
+
+
+class TaskConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    # MLGym's fields
+    id: str
+    name: str
+    description: str
+    dataset_configs: list[str] = Field(default_factory=list)
+    task_entrypoint: Entrypoint = "CSVSubmissionTasks"
+    training_timeout: int | None = 1800
+    use_generic_conda: bool = True
+    requirements_path: str | None = None
+    starter_code: list[str] = Field(default_factory=list)
+    baseline_paths: list[str] = Field(default_factory=list)
+    baseline_scores: list[dict[str, float]] = Field(default_factory=list)
+    sample_submission: str | None = None
+    evaluation_paths: list[str] = Field(default_factory=list)
+    evaluation_read_only: bool = True
+    secret_files: list[str] = Field(default_factory=list)
+    memory_path: str | None = None
+    benchmark_name: str | None = None
+    # Our additions
+    domain: str = ""
+    metrics: list[Metric] = Field(default_factory=list)
+    image: str | None = None
+    network: bool = False
+    limits: TaskLimits = Field(default_factory=TaskLimits)
+    baseline_tolerance: float = Field(0.01, ge=0)
+    # Filled in by the loader
+    source: Path | None = Field(None, exclude=True)
+    root: Path | None = Field(None, exclude=True)
+    datasets: list[DatasetConfig] = Field(default_factory=list, exclude=True)
+
+    @model_validator(mode="after")
+    def _one_primary_metric(self) -> "TaskConfig":
+        if self.metrics and sum(m.primary for m in self.metrics) > 1:
+            raise ValueError("metrics: mark exactly one metric primary: true")
+        return self
+
+    @property
+    def primary_metric(self) -> Metric | None:
+        for metric in self.metrics:
+            if metric.primary:
+                return metric
+        if self.metrics:
+            return self.metrics[0]
+        from mlgym_tui.evaluation.directions import MLGYM_DIRECTIONS  # MLGym's own tasks carry no metrics block
+
+        known = MLGYM_DIRECTIONS.get(self.id)
+        if known:
+            return Metric(name=known[0], direction="maximize" if known[1].startswith("max") else "minimize", primary=True)
+        if self.baseline_scores:
+            return Metric(name=next(iter(self.baseline_scores[0])), direction="maximize", primary=True)
+        return None
+
+    @property
+    def baseline(self) -> dict[str, float]:
+        return dict(self.baseline_scores[0]) if self.baseline_scores else {}
+
+    @property
+    def rendered_description(self) -> str:
+        docs = "\n".join(d.description.strip() for d in self.datasets if d.description)
+        return self.description.replace("{dataset_docs}", docs)
+
+    def resolve(self, relative: str) -> Path:
+        """A repo-root-relative path from the YAML (starter_code, secret_files, data_path)."""
+        return (self.root or Path.cwd()) / relative
+
+
+def _resolve_dataset_path(relative: str, task_file: Path, root: Path) -> Path | None:
+    # MLGym keeps dataset configs under <root>/configs/; ours sit beside the task YAML.
+    for base in (root / "configs", task_file.parent, root):
+        candidate = base / relative
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_task(path: Path, root: Path | None = None) -> TaskConfig:
+    """Load and validate a task YAML. `root` is the repository its relative paths start from."""
+    path = Path(path)
+    data = load_yaml_mapping(path)
+    root = Path(root) if root else _guess_root(path)
+    try:
+        task = TaskConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(path, exc) + "; see tasks/README.md for the schema") from None
+    task.source, task.root = path, root
+    for index, relative in enumerate(task.dataset_configs):
+        dataset_file = _resolve_dataset_path(relative, path, root)
+        if dataset_file is None:
+            raise ConfigError(
+                f"{path}: field 'dataset_configs.{index}': {relative} not found under {root / 'configs'} or {path.parent}; "
+                "fix the path or pass --tasks-root"
+            )
+        try:
+            task.datasets.append(DatasetConfig.model_validate(load_yaml_mapping(dataset_file)))
+        except ValidationError as exc:
+            raise ConfigError(describe_validation_error(dataset_file, exc)) from None
+    for index, relative in enumerate(task.starter_code):
+        if not task.resolve(relative).exists():
+            raise ConfigError(
+                f"{path}: field 'starter_code.{index}': {relative} does not exist under {root}; fix the path or pass --tasks-root"
+            )
+    return task
+
+
+def _guess_root(path: Path) -> Path:
+    """The repository root: the nearest parent holding the paths the YAML names (MLGym: configs/tasks/x.yaml)."""
+    parent = path.resolve().parent
+    if parent.name == "tasks" and parent.parent.name == "configs":
+        return parent.parent.parent
+    if parent.name == "tasks":
+        return parent.parent
+    return parent
