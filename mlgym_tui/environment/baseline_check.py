@@ -1,0 +1,88 @@
+"""`mlgym-tui tasks check`: run each baseline in a fresh container and compare with baseline_scores."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlgym_tui.config.task import TaskConfig
+from mlgym_tui.environment.environment import MLGymEnvironment
+from mlgym_tui.runtime.base import Engine
+
+
+@dataclass
+class BaselineCheck:
+    task_id: str
+    expected: dict[str, float]
+    measured: dict[str, float] | None
+    ok: bool
+    message: str
+    seconds: float
+
+
+def within(expected: float, measured: float, tolerance: float) -> bool:
+    # Relative tolerance, with an absolute floor so scores near zero are not held to nothing.
+    return abs(measured - expected) <= tolerance * max(abs(expected), 1.0)
+
+
+async def check_task(task: TaskConfig, engine: Engine) -> BaselineCheck:
+    started = time.monotonic()
+    env = MLGymEnvironment(task, engine)
+    await env.reset()
+    try:
+        for script in task.baseline_paths:
+            if Path(script).name in {Path(p).name for p in task.evaluation_paths}:
+                continue  # MLGym's game tasks: the baseline is the evaluation of the starter code
+            run = await env.step(f"python3 {script}")
+            if run.exit_code != 0:
+                return BaselineCheck(task.id, task.baseline, None, False,
+                                     f"baseline {script} failed (exit {run.exit_code}): {run.observation.strip()[-200:]}",
+                                     time.monotonic() - started)
+        scored = await env.validate()
+    finally:
+        await env.close()
+    seconds = time.monotonic() - started
+    if scored.metrics is None:
+        return BaselineCheck(task.id, task.baseline, None, False, scored.observation.strip()[-200:], seconds)
+    misses = [
+        f"{name}: expected {value:g}, measured {scored.metrics.get(name, float('nan')):g}"
+        for name, value in task.baseline.items()
+        if name not in scored.metrics or not within(value, scored.metrics[name], task.baseline_tolerance)
+    ]
+    return BaselineCheck(task.id, task.baseline, scored.metrics, not misses,
+                         "; ".join(misses) or f"reproduced within {task.baseline_tolerance:g}", seconds)
+
+
+def check_tasks_cli(tasks: list[TaskConfig], engine_name: str | None, console) -> int:
+    from rich.table import Table
+
+    from mlgym_tui.commands.common import fail
+    from mlgym_tui.config.settings import load_settings
+    from mlgym_tui.runtime.detect import connect
+    from mlgym_tui.runtime.errors import RuntimeProblem
+
+    settings = load_settings()
+    try:
+        engine = connect(engine_name or settings.runtime.engine, settings.runtime)
+    except RuntimeProblem as exc:
+        return fail(str(exc))
+    table = Table(title=f"baseline check on {engine.name}")
+    for column in ("task", "metric", "expected", "measured", "result", "seconds"):
+        table.add_column(column)
+    failures = 0
+    for task in tasks:
+        try:
+            result = asyncio.run(check_task(task, engine))
+        except RuntimeProblem as exc:
+            result = BaselineCheck(task.id, task.baseline, None, False, str(exc), 0.0)
+        metric = task.primary_metric.name if task.primary_metric else next(iter(task.baseline), "?")
+        measured = result.measured.get(metric) if result.measured else None
+        failures += not result.ok
+        table.add_row(task.id, metric, f"{task.baseline.get(metric, float('nan')):g}",
+                      "-" if measured is None else f"{measured:g}",
+                      "[green]ok[/]" if result.ok else f"[red]FAIL[/] {result.message}", f"{result.seconds:.1f}")
+        console.print(f"{task.id}: {'ok' if result.ok else 'FAIL'} ({result.message})", highlight=False)
+    console.print(table)
+    return 1 if failures else 0
