@@ -1,0 +1,175 @@
+"""`start_episode`: the one constructor the TUI, the CLI and the tests share.
+
+It resolves the task and the agent config, connects to the engine, makes the run directory, the recorder,
+the environment and the policy, and returns a Controller that has not started yet (so a front end can
+subscribe first). Then `controller.start()` (a task) or `await controller.run()` (to the end).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mlgym_tui.config.agent import AgentConfig, load_agent_config
+from mlgym_tui.config.task import TaskConfig
+from mlgym_tui.episode.controller import MODES, Controller, ControllerError
+from mlgym_tui.episode.events import StepRecorded
+
+
+def resolve_agent(
+    agent_config: AgentConfig | str | Path,
+    model_override: str | None = None,
+    api_base: str | None = None,
+    max_steps: int | None = None,
+    cost_limit: float | None = None,
+    wall_time_s: float | None = None,
+) -> AgentConfig:
+    agent = agent_config if isinstance(agent_config, AgentConfig) else load_agent_config(agent_config)
+    data = agent.model_dump()
+    if model_override or api_base:
+        if data.get("model") is None:
+            raise ControllerError(
+                f"agent {agent.name!r} (policy {agent.policy}) has no model; --model/--api-base need an llm agent "
+                "config such as 'default'"
+            )
+        if model_override:
+            data["model"]["name"] = model_override
+        if api_base:
+            data["model"]["api_base"] = api_base
+    if max_steps is not None:
+        if max_steps < 1:
+            raise ControllerError(f"--max-steps must be at least 1, got {max_steps}")
+        data["limits"]["max_steps"] = max_steps
+    if cost_limit is not None:
+        if cost_limit < 0:
+            raise ControllerError(f"--cost-limit must be >= 0 (0 means no limit), got {cost_limit}")
+        data["limits"]["cost_limit"] = cost_limit
+    if wall_time_s is not None:
+        data["limits"]["wall_time_s"] = wall_time_s
+    return AgentConfig.model_validate(data)
+
+
+def resolve_task(task: TaskConfig | str) -> TaskConfig:
+    if isinstance(task, TaskConfig):
+        return task
+    from mlgym_tui.tasks.registry import load_registry
+
+    return load_registry().get(task)
+
+
+async def start_episode(
+    task: TaskConfig | str,
+    agent_config: AgentConfig | str | Path,
+    engine_name: str = "auto",
+    mode: str = "auto",
+    runs_dir: Path | str = Path("runs"),
+    model_override: str | None = None,
+    max_steps: int | None = None,
+    cost_limit: float | None = None,
+    parent: str | Path | None = None,
+    fork_prefix: int | Sequence[StepRecorded] | None = None,
+    *,
+    api_base: str | None = None,
+    wall_time_s: float | None = None,
+    runtime: Any = None,
+    engine: Any = None,
+    replay_steps: Sequence[Any] | None = None,
+    recorder_options: dict[str, Any] | None = None,
+) -> Controller:
+    """A ready, not yet started Controller for one episode.
+
+    `parent` + `fork_prefix` make a fork: an int N takes the parent's first N steps (the parent is loaded
+    from `parent`), a list of StepRecorded is used as is. `engine` may be an already connected Engine.
+    """
+    from mlgym_tui.agents.factory import create_policy
+    from mlgym_tui.environment.environment import MLGymEnvironment
+    from mlgym_tui.trajectory import Recorder, make_run_dir
+
+    if mode not in MODES:
+        raise ControllerError(f"unknown mode {mode!r}; use one of: {', '.join(MODES)}")
+    task_config = resolve_task(task)
+    agent = resolve_agent(agent_config, model_override, api_base, max_steps, cost_limit, wall_time_s)
+    if agent.policy == "human":
+        mode = "human"
+
+    prefix: list[StepRecorded] = []
+    parent_str: str | None = None
+    if parent is not None:
+        from mlgym_tui.trajectory import fork_prefix as take_prefix
+        from mlgym_tui.trajectory import load_run
+
+        parent_run = load_run(parent)
+        parent_str = str(Path(parent).resolve())
+        if fork_prefix is None or isinstance(fork_prefix, int):
+            n = len(parent_run.steps) if fork_prefix is None else fork_prefix
+            prefix = take_prefix(parent_run, n)
+        else:
+            prefix = list(fork_prefix)
+        if parent_run.meta.task_id not in ("unknown", task_config.id):
+            raise ControllerError(
+                f"{parent}: the parent run is for task {parent_run.meta.task_id!r}, not {task_config.id!r}; "
+                "fork it with its own task"
+            )
+    elif fork_prefix:
+        prefix = list(fork_prefix) if not isinstance(fork_prefix, int) else []
+
+    if runtime is None:
+        from mlgym_tui.config.settings import load_settings
+
+        runtime = load_settings().runtime
+    if engine is None:
+        from mlgym_tui.runtime.detect import connect
+
+        engine = await asyncio.to_thread(connect, engine_name, runtime)
+    engine_label = getattr(engine, "name", None) or engine_name
+
+    run_dir = make_run_dir(Path(runs_dir), agent.model_name, task_config.id, agent.name or agent.policy)
+    config = {
+        "task": task_config.model_dump(mode="json"),
+        "agent": agent.redacted(),
+        "runtime": runtime.model_dump(mode="json"),
+        "engine": engine_label,
+        "mode": mode,
+        "parent": parent_str,
+        "fork_step": len(prefix) if parent_str else None,
+    }
+    recorder = Recorder(run_dir, task_config.id, config, **(recorder_options or {}))
+    env = MLGymEnvironment(task_config, engine, runtime)
+
+    holder: list[Controller] = []
+
+    def emit(event) -> None:
+        holder[0].emit(event)
+
+    policy = create_policy(
+        agent,
+        command_docs=env.command_docs,
+        task_description=env.task_description,
+        emit=emit,
+        replay_steps=replay_steps,
+    )
+    metrics = [m.model_dump(mode="json") for m in task_config.metrics]
+    controller = Controller(
+        env=env,
+        policy=policy,
+        recorder=recorder,
+        task_id=task_config.id,
+        agent=agent.name or agent.policy,
+        model=agent.model_name,
+        engine=str(engine_label),
+        run_dir=run_dir,
+        mode=mode,
+        max_steps=agent.limits.max_steps,
+        cost_limit=agent.limits.cost_limit,
+        wall_time_s=agent.limits.wall_time_s,
+        baseline=dict(task_config.baseline),
+        metrics=metrics,
+        parent=parent_str,
+        prefix=prefix,
+    )
+    controller.agent_config = agent
+    controller.task = task_config
+    holder.append(controller)
+    return controller
