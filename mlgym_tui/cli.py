@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "mlgym_tui.commands.image",
     "mlgym_tui.commands.tasks",
     "mlgym_tui.commands.results",
+    "mlgym_tui.commands.play",
 ]
 
 
@@ -31,8 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return 0
+        from mlgym_tui.commands.play import open_tui
+
+        return open_tui()
     return int(args.func(args) or 0)
 
 

@@ -1,0 +1,128 @@
+"""The MLGym Textual app: task browser at home, episode screens on top, help, themes and the user keymap."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.events import DescendantFocus
+from textual.screen import Screen
+
+from mlgym_tui.tui.episode_request import EpisodeRequest, make_starter
+from mlgym_tui.tui.themes import DEFAULT_THEME, discover_themes
+
+
+class MLGymApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "MLGym"
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("ctrl+q", "quit", "Quit", id="quit_now", show=False, priority=True),
+        Binding("f1", "help", "Help", id="help", priority=True),
+        Binding("question_mark", "help", "Help", id="help_alt", show=False),
+        Binding("ctrl+t", "pick_theme", "Theme", id="theme", show=False),
+    ]
+
+    def __init__(self, *, request: EpisodeRequest | None = None, tasks: dict | None = None,
+                 runs_dir: Path | None = None, deterministic: bool = False, theme_folders: list[Path] | None = None,
+                 start_screen: Screen | None = None) -> None:
+        super().__init__()
+        self.request = request
+        self._tasks = tasks
+        self._runs_dir = runs_dir
+        self.deterministic = deterministic
+        self.theme_folders = theme_folders
+        self.start_screen = start_screen
+        self.keymap_settings: dict[str, str] = {}
+        self.default_engine = "auto"
+        self.startup_problems: list[str] = []
+        if deterministic:
+            self.animation_level = "none"
+
+    # ---------------------------------------------------------------- start-up
+
+    def load_config(self) -> str:
+        """Settings, themes and keymap; every problem becomes a notification. Returns the theme name to use."""
+        from mlgym_tui.config.settings import ConfigError, load_settings
+
+        theme = DEFAULT_THEME
+        try:
+            settings = load_settings()
+            theme = settings.theme
+            self.keymap_settings = dict(settings.keymap)
+            self.default_engine = settings.runtime.engine or "auto"
+            if self._runs_dir is None:
+                self._runs_dir = Path(settings.runs_dir).expanduser()
+        except ConfigError as exc:
+            self.startup_problems.append(str(exc))
+        themes, problems = discover_themes(self.theme_folders)
+        self.startup_problems += problems
+        for found in themes:
+            self.register_theme(found)
+        if theme not in self.available_themes:
+            self.startup_problems.append(f"theme {theme!r} not found; using {DEFAULT_THEME}")
+            theme = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
+        return theme
+
+    def on_mount(self) -> None:
+        self.theme = self.load_config()
+        if self.keymap_settings:
+            self.set_keymap(self.keymap_settings)
+        if self.start_screen is not None:
+            self.push_screen(self.start_screen)
+        else:
+            self.push_screen(self.make_browser())
+            if self.request is not None:
+                self.start_episode(self.request)
+        for problem in self.startup_problems:
+            self.notify(problem, title="config", severity="warning", timeout=10)
+
+    def make_browser(self) -> Screen:
+        from mlgym_tui.tui.screens.task_browser import TaskBrowser
+
+        problems: list[str] = []
+        tasks = self._tasks
+        if tasks is None:
+            from mlgym_tui.tasks.registry import load_registry
+
+            registry = load_registry()
+            tasks, problems = registry.tasks, registry.problems
+        return TaskBrowser(tasks, self._runs_dir or Path("runs"), problems)
+
+    def start_episode(self, request: EpisodeRequest) -> None:
+        from mlgym_tui.tui.screens.episode import EpisodeScreen
+
+        self.push_screen(EpisodeScreen(starter=make_starter(request)))
+
+    # ---------------------------------------------------------------- actions
+
+    def action_help(self) -> None:
+        from mlgym_tui.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_pick_theme(self) -> None:
+        self.search_themes()
+
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
+        if self.deterministic and hasattr(event.widget, "cursor_blink"):
+            event.widget.cursor_blink = False
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help: all keys", "List every binding and its id", self.action_help)
+        seen: set[str] = set()
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if not binding.description or binding.id in seen or binding.action in ("quit", "help", "command_palette"):
+                continue
+            seen.add(binding.id or binding.action)
+            node, action = active.node, binding.action
+
+            def run(node=node, action=action) -> None:
+                self.call_later(self.run_action, action, node)
+
+            yield SystemCommand(binding.description, f"key: {key}", run)

@@ -1,0 +1,281 @@
+"""What the episode screen shows, folded from the event stream (no widgets here).
+
+Every view of an episode (live, replay, a recorded list in a test) feeds events into an EpisodeModel;
+`apply` returns which parts of the screen need a repaint so the screen can coalesce updates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlgym_tui.episode import events as ev
+
+TRANSCRIPT = "transcript"
+SHELL = "shell"
+METRICS = "metrics"
+STATUS = "status"
+PENDING = "pending"
+
+
+@dataclass
+class StepView:
+    """One transcript card."""
+
+    step: int
+    author: str = "agent"
+    thought: str = ""
+    action: str = ""
+    observation: str = ""
+    exit_code: int | None = None
+    duration: float = 0.0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
+    edited_from: str | None = None
+    timed_out: bool = False
+    rejected: str | None = None  # the reviewer's comment when the action was rejected
+    validation: dict[str, float] | None = None
+    final: bool = False
+    revision: int = 0  # bumped on every change so a card knows when to re-render
+
+
+@dataclass
+class LiveStep:
+    """The step in progress: the model's answer streaming in, then its command running."""
+
+    step: int
+    streaming: str = ""
+    thinking: bool = False  # a model call is in flight
+    retry: str | None = None
+    action: str = ""
+    author: str = "agent"
+    running: bool = False
+
+
+@dataclass
+class Pending:
+    step: int
+    action: str
+    thought: str = ""
+
+
+@dataclass
+class EpisodeModel:
+    task_id: str = ""
+    model: str = ""
+    agent: str = ""
+    engine: str = ""
+    container: str = ""
+    mode: str = "auto"
+    paused: bool = False
+    max_steps: int = 0
+    cost_limit: float = 0.0
+    cost: float = 0.0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    started_at: float | None = None
+    ended_at: float | None = None
+    exit_status: str | None = None
+    baseline: dict[str, float] = field(default_factory=dict)
+    primary_metric: str | None = None
+    direction: str = "maximize"
+    steps: list[StepView] = field(default_factory=list)
+    live: LiveStep | None = None
+    pending: Pending | None = None
+    validations: list[tuple[int, dict[str, float]]] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    shell_chunks: list[str] = field(default_factory=list)  # not kept: drained by the shell pane
+    last_event_t: float | None = None
+
+    # ---------------------------------------------------------------- folding
+
+    def apply(self, event: ev.Event) -> set[str]:
+        handler = getattr(self, f"_on_{event.type}", None)
+        self.last_event_t = event.t
+        if handler is None:
+            return set()
+        return handler(event) or set()
+
+    def apply_all(self, events: list[ev.Event]) -> set[str]:
+        dirty: set[str] = set()
+        for event in events:
+            dirty |= self.apply(event)
+        return dirty
+
+    def _live(self, step: int) -> LiveStep:
+        if self.live is None or self.live.step != step:
+            self.live = LiveStep(step=step)
+        return self.live
+
+    def _on_episode_started(self, e: ev.EpisodeStarted) -> set[str]:
+        self.task_id, self.model, self.agent, self.engine = e.task_id, e.model, e.agent, e.engine
+        self.mode, self.max_steps, self.cost_limit = e.mode, e.max_steps, e.cost_limit
+        self.baseline = dict(e.baseline)
+        self.started_at = e.t
+        primary = next((m for m in e.metrics if m.get("primary")), e.metrics[0] if e.metrics else None)
+        if primary:
+            self.primary_metric = primary.get("name")
+            self.direction = primary.get("direction", "maximize")
+        elif self.baseline:
+            self.primary_metric = next(iter(self.baseline))
+        return {STATUS, METRICS, TRANSCRIPT}
+
+    def _on_episode_ended(self, e: ev.EpisodeEnded) -> set[str]:
+        self.exit_status = e.exit_status
+        self.ended_at = e.t
+        self.live = None
+        self.pending = None
+        return {STATUS, METRICS, TRANSCRIPT, PENDING}
+
+    def _on_model_query_started(self, e: ev.ModelQueryStarted) -> set[str]:
+        live = self._live(e.step)
+        live.thinking, live.streaming, live.retry = True, "", None
+        return {TRANSCRIPT, STATUS}
+
+    def _on_token(self, e: ev.Token) -> set[str]:
+        live = self._live(e.step)
+        live.streaming += e.text
+        return {TRANSCRIPT}
+
+    def _on_model_response(self, e: ev.ModelResponse) -> set[str]:
+        live = self._live(e.step)
+        live.thinking = False
+        live.streaming = e.content
+        self.tokens_in += e.tokens_in
+        self.tokens_out += e.tokens_out
+        self.cost += e.cost
+        return {TRANSCRIPT, METRICS, STATUS}
+
+    def _on_retry(self, e: ev.Retry) -> set[str]:
+        self._live(e.step).retry = f"retry {e.attempt}: {e.reason} (waiting {e.wait_s:.0f}s)"
+        return {TRANSCRIPT}
+
+    def _on_format_error(self, e: ev.FormatError) -> set[str]:
+        self._live(e.step).retry = f"format error (attempt {e.attempt}): {e.reason}"
+        return {TRANSCRIPT}
+
+    def _on_action_proposed(self, e: ev.ActionProposed) -> set[str]:
+        live = self._live(e.step)
+        live.action, live.author, live.thinking = e.action, e.author, False
+        self.pending = Pending(e.step, e.action, e.thought) if self.mode == "confirm" else None
+        return {TRANSCRIPT, PENDING}
+
+    def _clear_pending(self) -> set[str]:
+        self.pending = None
+        return {PENDING, TRANSCRIPT}
+
+    def _on_action_approved(self, e: ev.ActionApproved) -> set[str]:
+        return self._clear_pending()
+
+    def _on_action_edited(self, e: ev.ActionEdited) -> set[str]:
+        if self.live is not None:
+            self.live.action = e.action
+        return self._clear_pending()
+
+    def _on_action_rejected(self, e: ev.ActionRejected) -> set[str]:
+        self.steps.append(StepView(step=e.step, action=e.action, rejected=e.comment or "(no comment)",
+                                   thought=self.pending.thought if self.pending else ""))
+        self.live = None
+        return self._clear_pending()
+
+    def _on_command_started(self, e: ev.CommandStarted) -> set[str]:
+        live = self._live(e.step)
+        live.action, live.author, live.running, live.thinking = e.action, e.author, True, False
+        self.pending = None
+        self.shell_chunks.append(f"\r\n\x1b[1;36m$ {e.action.splitlines()[0] if e.action else ''}\x1b[0m\r\n")
+        return {TRANSCRIPT, SHELL, STATUS, PENDING}
+
+    def _on_output_chunk(self, e: ev.OutputChunk) -> set[str]:
+        self.shell_chunks.append(e.data)
+        return {SHELL}
+
+    def _on_command_finished(self, e: ev.CommandFinished) -> set[str]:
+        if self.live is not None:
+            self.live.running = False
+        return {TRANSCRIPT, STATUS}
+
+    def _on_step(self, e: ev.StepRecorded) -> set[str]:
+        self.steps.append(StepView(
+            step=e.step, author=e.author, thought=e.thought, action=e.action, observation=e.observation,
+            exit_code=e.exit_code, duration=e.duration, tokens_in=e.tokens_in, tokens_out=e.tokens_out,
+            cost=e.cost, edited_from=e.edited_from, timed_out=e.timed_out,
+        ))
+        if self.live is not None and self.live.step <= e.step:
+            self.live = None
+        return {TRANSCRIPT, METRICS, STATUS}
+
+    def _on_validation_scored(self, e: ev.ValidationScored) -> set[str]:
+        self.validations.append((e.step, dict(e.metrics)))
+        if e.baseline and not self.baseline:
+            self.baseline = dict(e.baseline)
+        if self.primary_metric is None and e.metrics:
+            self.primary_metric = next(iter(e.metrics))
+        for card in reversed(self.steps):
+            if card.step == e.step:
+                card.validation, card.final = dict(e.metrics), e.final
+                card.revision += 1
+                break
+        return {TRANSCRIPT, METRICS}
+
+    def _on_mode_changed(self, e: ev.ModeChanged) -> set[str]:
+        self.mode = e.mode
+        if e.mode != "confirm":
+            self.pending = None
+        return {STATUS, PENDING}
+
+    def _on_paused(self, e: ev.Paused) -> set[str]:
+        self.paused = True
+        return {STATUS}
+
+    def _on_resumed(self, e: ev.Resumed) -> set[str]:
+        self.paused = False
+        return {STATUS}
+
+    def _on_limit_changed(self, e: ev.LimitChanged) -> set[str]:
+        if e.name == "max_steps":
+            self.max_steps = int(e.value)
+        elif e.name == "cost_limit":
+            self.cost_limit = float(e.value)
+        return {METRICS, STATUS}
+
+    def _on_message_to_agent(self, e: ev.MessageToAgent) -> set[str]:
+        self.messages.append(e.text)
+        return {TRANSCRIPT}
+
+    def _on_error(self, e: ev.ErrorEvent) -> set[str]:
+        self.errors.append(e.message)
+        return {STATUS, TRANSCRIPT}
+
+    # ---------------------------------------------------------------- derived figures
+
+    def best_score(self) -> float | None:
+        name = self.primary_metric
+        values = [m[name] for _, m in self.validations if name in m]
+        if not values:
+            return None
+        return max(values) if self.direction == "maximize" else min(values)
+
+    def beats_baseline(self, value: float) -> bool | None:
+        base = self.baseline.get(self.primary_metric or "")
+        if base is None:
+            return None
+        return value >= base if self.direction == "maximize" else value <= base
+
+    def elapsed(self, now: float) -> float:
+        if self.started_at is None:
+            return 0.0
+        return max(0.0, (self.ended_at or now) - self.started_at)
+
+    def durations(self) -> list[tuple[int, float]]:
+        return [(s.step, s.duration) for s in self.steps if s.rejected is None]
+
+    def drain_shell(self) -> str:
+        data = "".join(self.shell_chunks)
+        self.shell_chunks.clear()
+        return data
+
+    @staticmethod
+    def describe(value: Any) -> str:
+        return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,337 @@
+"""The episode screen: transcript, container shell, metrics and a status bar, steered by key bindings.
+
+Events arrive from a Controller subscription (live) or a list (replay, tests). They are queued and
+applied every FLUSH_S seconds so token streams and chatty output coalesce into one repaint.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, TextArea
+
+from mlgym_tui.episode import events as ev
+from mlgym_tui.tui.episode_model import METRICS, PENDING, SHELL, STATUS, TRANSCRIPT, EpisodeModel
+from mlgym_tui.tui.screens.prompt import PromptScreen
+from mlgym_tui.tui.widgets.metrics_pane import MetricsPane
+from mlgym_tui.tui.widgets.pending_action import PendingAction
+from mlgym_tui.tui.widgets.shell_pane import ShellPane
+from mlgym_tui.tui.widgets.status_bar import StatusBar
+from mlgym_tui.tui.widgets.transcript import Transcript
+
+FLUSH_S = 0.05
+Starter = Callable[[], Awaitable[Any]]  # returns a started Controller
+
+EPISODE_BINDINGS = [
+    Binding("p", "pause", "Pause/resume", id="pause"),
+    Binding("n", "step_once", "Step once", id="step_once"),
+    Binding("f2", "set_mode('auto')", "Auto", id="mode_auto", priority=True),
+    Binding("f3", "set_mode('confirm')", "Confirm", id="mode_confirm", priority=True),
+    Binding("f4", "set_mode('human')", "Human", id="mode_human", priority=True),
+    Binding("ctrl+o", "take_over", "Take over/hand back", id="take_over", priority=True),
+    Binding("i", "inject", "Inject command", id="inject"),
+    Binding("m", "message", "Message agent", id="message"),
+    Binding("ctrl+b", "interrupt", "Interrupt command", id="interrupt", priority=True),
+    Binding("ctrl+k", "stop", "Stop episode", id="stop", priority=True),
+    Binding("a", "approve", "Approve", id="approve"),
+    Binding("e", "edit", "Edit action", id="edit"),
+    Binding("ctrl+r", "run_edited", "Run edited", id="run_edited", show=False, priority=True),
+    Binding("r", "reject", "Reject", id="reject"),
+    Binding("l", "limit", "Set limit", id="limit", show=False),
+    Binding("1", "toggle_pane('transcript-pane')", "Transcript", id="toggle_transcript", show=False),
+    Binding("2", "toggle_pane('shell-pane')", "Shell", id="toggle_shell", show=False),
+    Binding("3", "toggle_pane('metrics-pane')", "Metrics", id="toggle_metrics", show=False),
+    Binding("z", "zoom", "Zoom pane", id="zoom", show=False),
+    Binding("escape", "back", "Back", id="back", show=False),
+]
+
+
+class EpisodeScreen(Screen):
+    BINDINGS = EPISODE_BINDINGS
+
+    def __init__(self, *, controller: Any = None, events: list[ev.Event] | None = None,
+                 starter: Starter | None = None, clock: Callable[[], float] | None = None) -> None:
+        super().__init__()
+        self.model = EpisodeModel()
+        self.controller = controller
+        self.starter = starter
+        self.initial_events = list(events or [])
+        self.queue: list[ev.Event] = []
+        self.clock = clock or time.time
+        self.events_seen = 0
+        self._unsubscribe: Callable[[], None] | None = None
+
+    # ---------------------------------------------------------------- layout
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status-bar")
+        with Horizontal(id="episode-body"):
+            with Vertical(id="transcript-pane", classes="pane"):
+                yield Transcript(self.model, id="transcript")
+                yield PendingAction(id="pending")
+            with Vertical(id="side-panes"):
+                yield ShellPane(id="shell-pane", classes="pane")
+                yield MetricsPane(self.model, id="metrics-pane", classes="pane")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(MetricsPane).clock = self.clock
+        if self.initial_events:
+            self.feed(self.initial_events, flush=True)
+            self.initial_events = []
+        else:
+            self.render_dirty({STATUS, METRICS, TRANSCRIPT, PENDING})
+        self.set_interval(FLUSH_S, self.flush, name="episode-flush")
+        if not getattr(self.app, "deterministic", False):
+            self.set_interval(1.0, self.query_one(MetricsPane).refresh_figures, name="episode-clock")
+        if self.controller is not None:
+            self.attach(self.controller)
+        elif self.starter is not None:
+            self.run_worker(self.run_episode(), name="episode", group="episode", exclusive=True)
+
+    def on_unmount(self) -> None:
+        if self._unsubscribe:
+            self._unsubscribe()
+
+    # ---------------------------------------------------------------- the stream
+
+    def attach(self, controller: Any) -> None:
+        self.controller = controller
+        result = controller.subscribe(self.on_event)
+        if callable(result):
+            self._unsubscribe = result
+        self.sync_from_controller()
+
+    async def run_episode(self) -> None:
+        """The `episode` worker: start the controller (slow: engine, image) then run it; the UI stays live."""
+        status = self.query_one(StatusBar)
+        status.busy = "starting container"
+        try:
+            controller = await self.starter()
+            self.attach(controller)
+            status.busy = ""
+            await controller.run()
+        except Exception as exc:  # noqa: BLE001 - shown to the user, never a crash of the UI
+            self.notify(f"episode failed: {exc}", severity="error", timeout=10)
+            self.feed([ev.ErrorEvent(message=str(exc), fatal=True)])
+        finally:
+            status.busy = ""
+
+    def on_event(self, event: ev.Event) -> None:
+        """Controller callback (loop thread): only queue, the flush timer renders."""
+        self.queue.append(event)
+
+    def feed(self, events: list[ev.Event], flush: bool = False) -> None:
+        self.queue.extend(events)
+        if flush:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.queue:
+            return
+        batch, self.queue = self.queue, []
+        self.events_seen += len(batch)
+        self.render_dirty(self.model.apply_all(batch))
+
+    def render_dirty(self, dirty: set[str]) -> None:
+        if SHELL in dirty:
+            self.query_one(ShellPane).feed(self.model.drain_shell())
+        if TRANSCRIPT in dirty:
+            self.query_one(Transcript).sync()
+        if METRICS in dirty:
+            self.query_one(MetricsPane).refresh_all()
+        if PENDING in dirty:
+            self.query_one(PendingAction).show(self.model.pending)
+        if STATUS in dirty:
+            self.update_status()
+
+    def sync_from_controller(self) -> None:
+        """After a control call, show the controller's own state at once (its events may follow later)."""
+        c = self.controller
+        if c is None:
+            return
+        for name in ("mode", "paused", "max_steps", "cost_limit"):
+            value = getattr(c, name, None)
+            if value is not None:
+                setattr(self.model, name, value)
+        for name, target in (("engine", "engine"), ("container_name", "container"), ("task_id", "task_id"),
+                             ("model", "model")):
+            value = getattr(c, name, None)
+            if value and not getattr(self.model, target):
+                setattr(self.model, target, str(value))
+        self.update_status()
+        self.query_one(PendingAction).show(self.model.pending if self.model.mode == "confirm" else None)
+
+    def update_status(self) -> None:
+        m = self.model
+        bar = self.query_one(StatusBar)
+        bar.mode, bar.paused = m.mode, m.paused
+        live = m.live
+        if m.exit_status:
+            bar.busy = ""
+        elif live is not None and live.thinking:
+            bar.busy = "waiting for the model"
+        elif live is not None and live.running:
+            bar.busy = "running command"
+        elif bar.busy != "starting container":
+            bar.busy = ""
+        engine = m.engine + (f" ({m.container})" if m.container else "")
+        parts = [f"engine {engine or '?'}", f"task {m.task_id or '?'}", f"model {m.model or '?'}"]
+        if m.exit_status:
+            parts.append(f"ended: {m.exit_status}")
+        if m.errors:
+            parts.append(f"error: {m.errors[-1][:60]}")
+        bar.detail = "  ".join(parts)
+        self.query_one(ShellPane).set_title(
+            "container shell" + (" — HUMAN: type the next command below" if m.mode == "human" else ""))
+
+    # ---------------------------------------------------------------- controls
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("approve", "edit", "reject", "run_edited"):
+            return True if self.model.pending is not None else None  # None: shown greyed out
+        return True
+
+    def _live(self) -> Any:
+        if self.controller is None:
+            self.notify("no live episode here (replay or not started)", severity="warning")
+            return None
+        return self.controller
+
+    def _after(self) -> None:
+        self.sync_from_controller()
+        self.refresh_bindings()
+
+    def action_pause(self) -> None:
+        if c := self._live():
+            c.resume() if c.paused else c.pause()
+            self._after()
+
+    def action_step_once(self) -> None:
+        if c := self._live():
+            c.step_once()
+            self._after()
+
+    def action_set_mode(self, mode: str) -> None:
+        if c := self._live():
+            c.set_mode(mode)
+            self._after()
+            self.notify(f"mode: {mode.upper()}", timeout=2)
+
+    def action_take_over(self) -> None:
+        if c := self._live():
+            if c.mode == "human":
+                c.hand_back()
+            else:
+                c.take_over()
+                self.query_one("#shell-input", Input).focus()
+            self._after()
+
+    def action_inject(self) -> None:
+        if self._live():
+            self.app.push_screen(PromptScreen("Inject a command (runs at the next step boundary)", "command"),
+                                 self._do_inject)
+
+    def _do_inject(self, command: str | None) -> None:
+        if command and command.strip() and (c := self._live()):
+            c.inject(command.strip())
+            self.notify(f"injected: {command.strip()[:60]}", timeout=3)
+
+    def action_message(self) -> None:
+        if self._live():
+            self.app.push_screen(PromptScreen("Message the agent (added to its next prompt)", "message"),
+                                 self._do_message)
+
+    def _do_message(self, text: str | None) -> None:
+        if text and text.strip() and (c := self._live()):
+            c.message(text.strip())
+            self.notify("message queued for the agent", timeout=3)
+
+    def action_limit(self) -> None:
+        if self._live():
+            self.app.push_screen(PromptScreen("Set a limit: max_steps=N or cost_limit=X", "max_steps=100"),
+                                 self._do_limit)
+
+    def _do_limit(self, text: str | None) -> None:
+        if not text or "=" not in text or not (c := self._live()):
+            return
+        name, _, value = text.partition("=")
+        try:
+            c.set_limit(name.strip(), float(value))
+        except (ValueError, KeyError) as exc:
+            self.notify(f"limit not changed: {exc}", severity="error")
+        self._after()
+
+    def action_interrupt(self) -> None:
+        if c := self._live():
+            c.interrupt()
+            self.notify("interrupt sent", timeout=2)
+
+    def action_stop(self) -> None:
+        if c := self._live():
+            c.stop()
+            self._after()
+            self.notify("stopping the episode", timeout=3)
+
+    def action_approve(self) -> None:
+        self.query_one(PendingAction).approve()
+
+    def action_edit(self) -> None:
+        self.query_one(PendingAction).edit()
+
+    def action_run_edited(self) -> None:
+        if self.query_one("#pending-editor", TextArea).display:
+            self.query_one(PendingAction).edit()
+
+    def action_reject(self) -> None:
+        self.query_one(PendingAction).reject()
+
+    def on_pending_action_approved(self, message: PendingAction.Approved) -> None:
+        if c := self._live():
+            c.approve()
+            self._after()
+
+    def on_pending_action_edited(self, message: PendingAction.Edited) -> None:
+        if c := self._live():
+            c.approve_edited(message.action)
+            self._after()
+
+    def on_pending_action_rejected(self, message: PendingAction.Rejected) -> None:
+        if c := self._live():
+            c.reject(message.comment)
+            self._after()
+
+    def on_shell_pane_command_submitted(self, message: ShellPane.CommandSubmitted) -> None:
+        if c := self._live():
+            if c.mode == "human":
+                c.submit_human_action(message.command)
+            else:
+                c.inject(message.command)
+                self.notify(f"injected: {message.command[:60]}", timeout=3)
+
+    def action_toggle_pane(self, pane_id: str) -> None:
+        pane = self.query_one(f"#{pane_id}")
+        pane.display = not pane.display
+
+    def action_zoom(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+            return
+        focused = self.focused
+        node = focused
+        while node is not None and "pane" not in node.classes:
+            node = node.parent
+        if node is not None:
+            self.maximize(node, container=False)
+
+    def action_back(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+        elif len(self.app.screen_stack) > 2:
+            self.app.pop_screen()

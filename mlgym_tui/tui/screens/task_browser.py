@@ -1,0 +1,121 @@
+"""Home screen: tasks with a filter, the selected task's details and its past runs; start episodes here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Label
+
+from mlgym_tui.tui.episode_request import EpisodeRequest
+from mlgym_tui.tui.runs_index import index_runs, rows_for
+from mlgym_tui.tui.screens.start_dialog import StartDialog
+from mlgym_tui.tui.widgets.runs_table import RunsTable
+from mlgym_tui.tui.widgets.task_details import TaskDetails
+from mlgym_tui.tui.widgets.task_table import TaskTable
+
+
+class TaskBrowser(Screen):
+    BINDINGS = [
+        Binding("s", "start", "Start episode", id="start_episode"),
+        Binding("h", "start_human", "Human episode", id="start_human"),
+        Binding("slash", "focus_filter", "Filter", id="filter"),
+        Binding("f5", "reload_runs", "Reload runs", id="reload_runs"),
+    ]
+
+    def __init__(self, tasks: dict, runs_dir: Path, problems: list[str] | None = None) -> None:
+        super().__init__()
+        self.tasks = tasks
+        self.runs_dir = runs_dir
+        self.problems = problems or []
+        self.runs_by_task: dict = {}
+        self.shown: list = list(tasks.values())
+        self.selected = self.shown[0] if self.shown else None
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="◆")
+        with Horizontal(id="browser-body"):
+            with Vertical(id="task-column"):
+                yield Input(placeholder="filter: id, name, domain, metric", id="task-filter")
+                yield TaskTable(id="task-table")
+            with Vertical(id="detail-column"):
+                yield TaskDetails(id="task-details")
+                yield Label("past runs", classes="pane-title", id="runs-title")
+                yield RunsTable(id="runs-table")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "MLGym"
+        self.sub_title = f"{len(self.tasks)} tasks"
+        self.refilter("")
+        self.query_one(TaskTable).focus()
+        for problem in self.problems:
+            self.notify(problem, title="task not loaded", severity="warning", timeout=8)
+        self.action_reload_runs()
+
+    def action_reload_runs(self) -> None:
+        self.run_worker(self.load_runs, name="runs-index", group="runs", thread=True, exclusive=True)
+
+    def load_runs(self) -> None:
+        runs = index_runs(self.runs_dir)
+        self.app.call_from_thread(self.set_runs, runs)
+
+    def set_runs(self, runs: dict) -> None:
+        self.runs_by_task = runs
+        self.show_task(self.selected)
+
+    def refilter(self, query: str) -> None:
+        self.shown = self.query_one(TaskTable).show(list(self.tasks.values()), query)
+        if self.selected not in self.shown:
+            self.selected = self.shown[0] if self.shown else None
+        self.show_task(self.selected)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "task-filter":
+            self.refilter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "task-filter":
+            self.query_one(TaskTable).focus()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "task-table" and event.row_key is not None:
+            self.selected = self.tasks.get(event.row_key.value)
+            self.show_task(self.selected)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "task-table":
+            self.action_start()
+
+    def show_task(self, task) -> None:
+        self.query_one(TaskDetails).show(task)
+        if task is None:
+            self.query_one(RunsTable).show([])
+            return
+        metric = task.primary_metric
+        rows = rows_for(self.runs_by_task.get(task.id, []), metric.name if metric else None,
+                        metric.direction if metric else "maximize", task.baseline)
+        self.query_one(RunsTable).show(rows)
+        self.query_one("#runs-title", Label).update(f"past runs of {task.id}: {len(rows)}")
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#task-filter", Input).focus()
+
+    def action_start(self) -> None:
+        if self.selected is None:
+            self.notify("no task selected", severity="warning")
+            return
+        self.app.push_screen(StartDialog(self.selected.id, engine=self.app.default_engine), self.launch)
+
+    def action_start_human(self) -> None:
+        if self.selected is None:
+            self.notify("no task selected", severity="warning")
+            return
+        self.launch(EpisodeRequest.human(self.selected.id, engine=self.app.default_engine))
+
+    def launch(self, request: EpisodeRequest | None) -> None:
+        if request is not None:
+            self.app.start_episode(request)

@@ -1,0 +1,123 @@
+"""A virtual terminal (pyte) whose screen is rendered as Rich Text.
+
+Untrusted output from the container goes into pyte, never to the real terminal: cursor moves,
+title changes, screen clears and device queries only change this in-memory screen, and what is
+painted is plain characters plus colours, clipped to the pane.
+"""
+
+from __future__ import annotations
+
+import pyte
+from rich.style import Style
+from rich.text import Text
+
+_NAMED = {
+    "black": "color(0)", "red": "color(1)", "green": "color(2)", "brown": "color(3)", "yellow": "color(3)",
+    "blue": "color(4)", "magenta": "color(5)", "cyan": "color(6)", "white": "color(7)",
+    "brightblack": "color(8)", "brightred": "color(9)", "brightgreen": "color(10)", "brightbrown": "color(11)",
+    "brightyellow": "color(11)", "brightblue": "color(12)", "brightmagenta": "color(13)",
+    "bfightmagenta": "color(13)", "brightcyan": "color(14)", "brightwhite": "color(15)",
+}
+
+
+def _colour(name: str) -> str | None:
+    if not name or name == "default":
+        return None
+    if name in _NAMED:
+        return _NAMED[name]
+    if len(name) == 6:
+        try:
+            int(name, 16)
+        except ValueError:
+            return None
+        return f"#{name}"
+    return None
+
+
+def _safe_char(ch: str) -> str:
+    """pyte drops C0 controls; guard anyway against anything non-printable reaching the real terminal."""
+    if not ch:
+        return ""
+    code = ord(ch[0])
+    if code < 0x20 or 0x7F <= code < 0xA0:
+        return " "
+    return ch
+
+
+class VirtualTerminal:
+    """pyte screen + stream; `feed` raw text (ANSI intact), `render` the visible screen."""
+
+    def __init__(self, columns: int = 80, lines: int = 24, history: int = 2000) -> None:
+        self.screen = pyte.HistoryScreen(columns, lines, history=history)
+        self.screen.set_mode(pyte.modes.LNM)  # a bare \n also returns the carriage, as shells expect in logs
+        self.stream = pyte.Stream(self.screen)
+        self._style_cache: dict[tuple, Style] = {}
+
+    @property
+    def columns(self) -> int:
+        return self.screen.columns
+
+    @property
+    def lines(self) -> int:
+        return self.screen.lines
+
+    def feed(self, data: str) -> None:
+        if data:
+            self.stream.feed(data)
+
+    def resize(self, columns: int, lines: int) -> None:
+        columns, lines = max(columns, 10), max(lines, 2)
+        if (columns, lines) != (self.screen.columns, self.screen.lines):
+            self.screen.resize(lines, columns)
+
+    def _style(self, char) -> Style | None:
+        key = (char.fg, char.bg, char.bold, char.italics, char.underscore, char.strikethrough, char.reverse)
+        style = self._style_cache.get(key)
+        if style is None:
+            style = Style(
+                color=_colour(char.fg), bgcolor=_colour(char.bg), bold=char.bold or None,
+                italic=char.italics or None, underline=char.underscore or None,
+                strike=char.strikethrough or None, reverse=char.reverse or None,
+            )
+            self._style_cache[key] = style
+        return style
+
+    def render_lines(self) -> list[Text]:
+        out: list[Text] = []
+        buffer = self.screen.buffer
+        columns = self.screen.columns
+        last = self._last_used_line()
+        for y in range(last + 1):
+            row = buffer[y]
+            text = Text(no_wrap=True, overflow="crop")
+            run_chars: list[str] = []
+            run_style: Style | None = None
+            for x in range(columns):
+                char = row[x]
+                if char.data == "":  # right half of a wide character
+                    continue
+                style = self._style(char)
+                if style != run_style and run_chars:
+                    text.append("".join(run_chars), run_style)
+                    run_chars = []
+                run_style = style
+                run_chars.append(_safe_char(char.data))
+            if run_chars:
+                text.append("".join(run_chars).rstrip() if run_style == Style() else "".join(run_chars), run_style)
+            text.rstrip()
+            out.append(text)
+        return out
+
+    def render(self) -> Text:
+        return Text("\n", no_wrap=True, overflow="crop").join(self.render_lines())
+
+    def plain(self) -> str:
+        return "\n".join(line.rstrip() for line in self.screen.display).rstrip("\n")
+
+    def _last_used_line(self) -> int:
+        display = self.screen.display
+        last = min(self.screen.cursor.y, len(display) - 1)
+        for y in range(len(display) - 1, last, -1):
+            if display[y].strip():
+                return y
+        return last

@@ -1,0 +1,63 @@
+"""Metrics: steps of max, cost of limit, tokens, elapsed time, a score chart and per-step durations."""
+
+from __future__ import annotations
+
+import time
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from mlgym_tui.tui.episode_model import EpisodeModel
+from mlgym_tui.tui.widgets.duration_chart import DurationChart
+from mlgym_tui.tui.widgets.score_chart import ScoreChart
+
+
+def format_elapsed(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class MetricsPane(Vertical):
+    def __init__(self, model: EpisodeModel, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.model = model
+        self.clock = time.time  # replaced by a fixed clock in snapshot tests
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="metrics-figures")
+        yield ScoreChart(id="score-chart")
+        yield DurationChart(id="duration-chart")
+
+    def figures(self) -> Table:
+        m = self.model
+        table = Table.grid(padding=(0, 1))
+        table.add_column(style="dim")
+        table.add_column()
+        table.add_column(style="dim")
+        table.add_column()
+        steps = len([s for s in m.steps if s.rejected is None])
+        cost_limit = f" of ${m.cost_limit:.2f}" if m.cost_limit else ""
+        best = m.best_score()
+        base = m.baseline.get(m.primary_metric or "")
+        best_text = "-" if best is None else EpisodeModel.describe(best)
+        table.add_row("steps", f"{steps} of {m.max_steps}", "cost", f"${m.cost:.4f}{cost_limit}")
+        table.add_row("tokens", f"{m.tokens_in:,} in / {m.tokens_out:,} out", "elapsed",
+                      format_elapsed(m.elapsed(self.clock())))
+        table.add_row("best", f"{best_text} ({m.primary_metric or '?'}, {m.direction})", "baseline",
+                      "-" if base is None else EpisodeModel.describe(base))
+        if m.exit_status:
+            table.add_row("exit", m.exit_status, "", "")
+        return table
+
+    def refresh_figures(self) -> None:
+        self.query_one("#metrics-figures", Static).update(self.figures())
+
+    def refresh_all(self) -> None:
+        m = self.model
+        self.refresh_figures()
+        name = m.primary_metric
+        points = [(step, metrics[name]) for step, metrics in m.validations if name in metrics]
+        self.query_one(ScoreChart).plot_scores(name, points, m.baseline.get(name or ""), m.max_steps)
+        self.query_one(DurationChart).plot_durations(m.durations())

@@ -1,0 +1,53 @@
+"""One line: mode (AUTO, CONFIRM, HUMAN, PAUSED), engine and container, task, model, and a spinner while busy."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+class StatusBar(Widget):
+    mode: reactive[str] = reactive("auto")
+    paused: reactive[bool] = reactive(False)
+    busy: reactive[str] = reactive("")  # what is in flight ("model", "command", "starting"), empty when idle
+    detail: reactive[str] = reactive("")
+    frame: reactive[int] = reactive(0)
+
+    def on_mount(self) -> None:
+        self._spin = self.set_interval(0.1, self._tick, pause=True, name="status-spinner")
+
+    def _tick(self) -> None:
+        self.frame = (self.frame + 1) % len(SPINNER)
+
+    def watch_busy(self, busy: str) -> None:
+        if not hasattr(self, "_spin"):
+            return
+        if busy and not getattr(self.app, "deterministic", False):
+            self._spin.resume()
+        else:
+            self._spin.pause()
+
+    def watch_mode(self) -> None:
+        self._restyle()
+
+    def watch_paused(self) -> None:
+        self._restyle()
+
+    def _restyle(self) -> None:
+        for name in ("auto", "confirm", "human", "paused"):
+            self.set_class(self.mode_label().lower() == name, f"-{name}")
+
+    def mode_label(self) -> str:
+        return "PAUSED" if self.paused else self.mode.upper()
+
+    def render(self) -> Text:
+        label = self.mode_label()
+        text = Text()
+        text.append(f" {label} ", style="bold reverse")
+        if self.busy:
+            text.append(f" {SPINNER[self.frame]} {self.busy}", style="bold")
+        text.append("  " + self.detail)
+        return text

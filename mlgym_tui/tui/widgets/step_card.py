@@ -1,0 +1,144 @@
+"""One transcript card per step: badges, thought (Markdown), action (shell syntax), observation (folded)."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.markdown import Markdown
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.widgets import Static
+
+from mlgym_tui.runtime.text import strip_escapes
+from mlgym_tui.tui.episode_model import EpisodeModel, StepView
+
+FOLD_LINES = 8  # a folded observation shows this many lines from the start...
+FOLD_TAIL = 3  # ...and this many from the end
+FOLD_CHARS = 4000
+EXPANDED_MAX_LINES = 2000  # even expanded, a huge observation is capped on screen
+AUTHOR_STYLE = {"agent": "bold cyan", "human": "bold magenta", "replay": "bold blue", "baseline": "bold green"}
+
+
+def badge(text: str, style: str) -> Text:
+    return Text(f" {text} ", style=f"{style} reverse")
+
+
+def fold_observation(observation: str, expanded: bool) -> tuple[str, int]:
+    """The text to show and how many lines are hidden (0 when nothing is)."""
+    lines = observation.split("\n")
+    if expanded:
+        if len(lines) > EXPANDED_MAX_LINES:
+            return "\n".join(lines[:EXPANDED_MAX_LINES]), len(lines) - EXPANDED_MAX_LINES
+        return observation, 0
+    if len(lines) <= FOLD_LINES + FOLD_TAIL and len(observation) <= FOLD_CHARS:
+        return observation, 0
+    head = [line[:300] for line in lines[:FOLD_LINES]]
+    tail = [line[:300] for line in lines[-FOLD_TAIL:]] if len(lines) > FOLD_LINES + FOLD_TAIL else []
+    hidden = max(len(lines) - len(head) - len(tail), 1)
+    return "\n".join(head + [f"\x00FOLD\x00{hidden}"] + tail), hidden
+
+
+class StepCard(Static, can_focus=True):
+    """A rendered step. Enter (or a click) folds or unfolds a long observation."""
+
+    BINDINGS = []
+
+    def __init__(self, step: StepView, model: EpisodeModel, index: int) -> None:
+        super().__init__(classes="step-card")
+        self.step_view = step
+        self.model = model
+        self.index = index
+        self.expanded = False
+        self.rendered_revision = -1
+        self.set_class(step.author == "human", "-human")
+        self.set_class(step.rejected is not None, "-rejected")
+
+    def on_mount(self) -> None:
+        self.rerender()
+
+    def toggle(self) -> None:
+        self.expanded = not self.expanded
+        self.rerender()
+
+    def on_click(self) -> None:
+        self.toggle()
+
+    def key_enter(self) -> None:
+        self.toggle()
+
+    def rerender(self) -> None:
+        self.rendered_revision = self.step_view.revision
+        self.set_class(self.step_view.validation is not None, "-validated")
+        self.update(self.build())
+
+    def header(self) -> Text:
+        s = self.step_view
+        text = Text()
+        text.append(f"step {s.step}  ", style="bold")
+        text.append_text(badge(s.author, AUTHOR_STYLE.get(s.author, "bold")))
+        if s.edited_from is not None:
+            text.append(" ")
+            text.append_text(badge("edited", "bold yellow"))
+        if s.rejected is not None:
+            text.append(" ")
+            text.append_text(badge("rejected", "bold red"))
+        if s.exit_code is not None or s.rejected is None:
+            code = s.exit_code
+            style = "bold green" if code == 0 else "bold red" if code is not None else "dim"
+            text.append(" ")
+            text.append_text(badge(f"exit {code if code is not None else '?'}", style))
+        if s.timed_out:
+            text.append(" ")
+            text.append_text(badge("timed out", "bold red"))
+        if s.rejected is None:
+            text.append(f"  {s.duration:.1f}s", style="dim")
+        if s.tokens_in or s.tokens_out:
+            text.append(f"  tok {s.tokens_in}/{s.tokens_out}", style="dim")
+        if s.cost:
+            text.append(f"  ${s.cost:.4f}", style="dim")
+        return text
+
+    def build(self) -> Group:
+        s = self.step_view
+        parts: list = [self.header()]
+        if s.thought.strip():
+            parts.append(Markdown(strip_escapes(s.thought)))
+        action = strip_escapes(s.action)
+        if s.edited_from is not None:
+            parts.append(Text(f"agent proposed: {strip_escapes(s.edited_from)}", style="dim strike"))
+        if action:
+            parts.append(Syntax(action, "bash", theme="ansi_dark", word_wrap=True, background_color="default"))
+        if s.rejected is not None:
+            parts.append(Text(f"rejected: {strip_escapes(s.rejected)}", style="red"))
+        if s.observation:
+            shown, hidden = fold_observation(strip_escapes(s.observation), self.expanded)
+            obs = Text(style="")
+            for i, line in enumerate(shown.split("\n")):
+                if i:
+                    obs.append("\n")
+                if line.startswith("\x00FOLD\x00"):
+                    obs.append(f"… {hidden} more lines (enter or click to expand)", style="italic dim")
+                else:
+                    obs.append(line)
+            if self.expanded and hidden:
+                obs.append(f"\n… {hidden} more lines not shown", style="italic dim")
+            parts.append(obs)
+        if s.validation is not None:
+            parts.append(self.score_line(s.validation, s.final))
+        return Group(*parts)
+
+    def score_line(self, metrics: dict[str, float], final: bool) -> Text:
+        text = Text()
+        text.append(" SUBMITTED " if final else " VALIDATED ", style="bold reverse")
+        for name, value in metrics.items():
+            text.append(f"  {name} {EpisodeModel.describe(value)}", style="bold")
+            base = self.model.baseline.get(name)
+            if base is not None:
+                text.append(f" (baseline {EpisodeModel.describe(base)})", style="dim")
+        primary = self.model.primary_metric
+        if primary in metrics:
+            better = self.model.beats_baseline(metrics[primary])
+            if better is True:
+                text.append("  ▲ beats baseline", style="bold green")
+            elif better is False:
+                text.append("  ▼ below baseline", style="bold red")
+        return text
