@@ -96,6 +96,7 @@ class Controller:
         self._task: asyncio.Task | None = None
         self._propose_task: asyncio.Task | None = None  # the model call in flight
         self._agent_is_human = False
+        self._interrupt_requested = False
         if recorder is not None:
             self._subscribers.append(recorder)
 
@@ -225,6 +226,7 @@ class Controller:
 
     def interrupt(self) -> None:
         if self.running_command is not None and self.env is not None:
+            self._interrupt_requested = True
             asyncio.get_running_loop().create_task(self.env.interrupt(), name="interrupt")
 
     def stop(self) -> None:

@@ -273,6 +273,7 @@ async def _execute(
     if proposal is not None:
         thought, response = proposal.thought, proposal.response
     c.running_command = action
+    c._interrupt_requested = False
     c.awaiting = "command"
     c.emit(ev.CommandStarted(step=step, action=action, author=author))
     started_at = time.time()
@@ -286,8 +287,9 @@ async def _execute(
         c.running_command = None
         c.awaiting = None
     duration = result.duration or (time.monotonic() - t0)
+    interrupted = bool(result.interrupted or c._interrupt_requested)
     c.emit(ev.CommandFinished(step=step, exit_code=result.exit_code, duration=duration, timed_out=result.timed_out,
-                              interrupted=result.interrupted))
+                              interrupted=interrupted))
     c.step = step
     c.policy.record_step(action, result.observation, policy_author or _policy_author(author), thought)
     _sync_recorder(c)
