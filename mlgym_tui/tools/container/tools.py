@@ -213,7 +213,7 @@ def cmd_search_dir(args):
         except OSError:
             continue
         if count:
-            counts[path] = count
+            counts[os.path.abspath(path)] = count
     if not counts:
         print(f'No matches found for "{args[0]}" in {os.path.abspath(folder)}')
         return
@@ -239,7 +239,7 @@ def cmd_find_file(args):
         return
     print(f'Found {len(hits)} matches for "{args[0]}" in {os.path.abspath(folder)}:')
     for path in sorted(hits)[:MAX_SEARCH_HITS]:
-        print(path)
+        print(os.path.abspath(path))
 
 
 def main():
