@@ -16,6 +16,9 @@ COMMAND_MODULES = [
     "mlgym_tui.commands.image",
     "mlgym_tui.commands.tasks",
     "mlgym_tui.commands.results",
+    "mlgym_tui.commands.run",
+    "mlgym_tui.commands.replay",
+    "mlgym_tui.commands.fork",
     "mlgym_tui.commands.play",
 ]
 
