@@ -42,7 +42,6 @@ def check_engines(config) -> list:
 
 def run(args) -> int:
     from rich.console import Console
-    from rich.table import Table
 
     from mlgym_tui.config.settings import ConfigError, load_settings
 
@@ -52,19 +51,20 @@ def run(args) -> int:
         return fail(str(exc))
     config = settings.runtime
     console = Console()
-    table = Table(title="container engines")
-    for column in ("engine", "found", "reachable", "version", "socket", f"image {config.image}", "fix"):
-        table.add_column(column, overflow="fold")
     usable = False
     statuses = check_engines(config)
+    mark = lambda v: "[green]yes[/]" if v else ("[red]no[/]" if v is not None else "-")  # noqa: E731
     for status, engine in statuses:
-        yes = lambda v: "[green]yes[/]" if v else ("[red]no[/]" if v is not None else "-")  # noqa: E731
-        table.add_row(
-            status.name, yes(status.found), yes(status.reachable), status.version, status.host,
-            yes(status.image_present), (f"{status.problem}: {status.fix}" if status.problem else ""),
+        console.print(
+            f"[bold]{status.name}[/]  found {mark(status.found)}  reachable {mark(status.reachable)}"
+            + (f"  version {status.version}  socket {status.host}" if status.reachable else "")
+            + (f"  image {config.image} {mark(status.image_present)}" if status.reachable else ""),
+            highlight=False,
         )
+        if status.problem:
+            console.print(f"  [yellow]problem:[/] {status.problem}", highlight=False)
+            console.print(f"  [yellow]fix:[/] {status.fix}", highlight=False)
         usable = usable or bool(status.reachable and status.image_present)
-    console.print(table)
     console.print("local runtime: always available with --engine local [yellow](no isolation)[/]")
     for status, engine in statuses:
         if engine is None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mlgym_tui.runtime.errors import EngineUnavailable
 
-_started: list[subprocess.Popen] = []
+_started: list[tuple[subprocess.Popen, Path]] = []
 
 
 def known_sockets() -> list[str]:
@@ -42,7 +42,7 @@ def start_service(timeout: float = 20.0) -> str:
         [podman, "system", "service", "--time=0", f"unix://{sock}"],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
     )
-    _started.append(proc)
+    _started.append((proc, folder))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if sock.exists():
@@ -50,8 +50,8 @@ def start_service(timeout: float = 20.0) -> str:
         if proc.poll() is not None:
             break
         time.sleep(0.05)
-    stop_services()
     tail = (folder / "service.log").read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
+    stop_services()
     raise EngineUnavailable(
         f"podman system service did not start ({tail[0][:160]})",
         "on Debian set CONTAINERS_CONF to a containers.conf with runtime runc (see README)",
@@ -60,13 +60,14 @@ def start_service(timeout: float = 20.0) -> str:
 
 def stop_services() -> None:
     while _started:
-        proc = _started.pop()
+        proc, folder = _started.pop()
         if proc.poll() is None:
             proc.terminate()
             try:
                 proc.wait(5)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 atexit.register(stop_services)
