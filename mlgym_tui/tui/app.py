@@ -27,7 +27,7 @@ class MLGymApp(App):
 
     def __init__(self, *, request: EpisodeRequest | None = None, tasks: dict | None = None,
                  runs_dir: Path | None = None, deterministic: bool = False, theme_folders: list[Path] | None = None,
-                 start_screen: Screen | None = None) -> None:
+                 start_screen: Screen | None = None, episode_options: dict | None = None) -> None:
         super().__init__()
         self.request = request
         self._tasks = tasks
@@ -35,6 +35,7 @@ class MLGymApp(App):
         self.deterministic = deterministic
         self.theme_folders = theme_folders
         self.start_screen = start_screen
+        self.episode_options = dict(episode_options or {})  # extra start_episode arguments (tests: engine, runtime)
         self.keymap_settings: dict[str, str] = {}
         self.default_engine = "auto"
         self.startup_problems: list[str] = []
@@ -94,7 +95,7 @@ class MLGymApp(App):
     def start_episode(self, request: EpisodeRequest) -> None:
         from mlgym_tui.tui.screens.episode import EpisodeScreen
 
-        self.push_screen(EpisodeScreen(starter=make_starter(request)))
+        self.push_screen(EpisodeScreen(starter=make_starter(request, self._runs_dir or "runs", **self.episode_options)))
 
     # ---------------------------------------------------------------- actions
 

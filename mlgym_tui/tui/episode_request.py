@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 AGENTS_DIR = Path(__file__).resolve().parents[2] / "agents"
 MODES = ("auto", "confirm", "human")
@@ -35,29 +36,20 @@ def agent_choices() -> list[str]:
     return sorted(p.stem for p in AGENTS_DIR.glob("*.yaml"))
 
 
-def make_starter(request: EpisodeRequest):
-    """An async callable that builds the Controller (imported only now: litellm and engines stay out of start-up)."""
+def make_starter(request: EpisodeRequest, runs_dir: Path | str = "runs", **options: Any):
+    """An async callable that builds the Controller (imported only now: litellm and engines stay out of start-up).
+
+    `options` go to `start_episode` as they are (tests pass an agent config object, an engine or a runtime).
+    """
 
     async def start():
-        from mlgym_tui.episode import controller as controller_module
+        from mlgym_tui.episode.session import start_episode
 
-        return await _call_start(controller_module.start_episode, request)
+        agent = options.pop("agent_config", None) or request.agent_path()
+        return await start_episode(
+            request.task_id, agent, engine_name=request.engine, mode=request.mode, runs_dir=runs_dir,
+            model_override=request.model or None, max_steps=request.max_steps, cost_limit=request.cost_limit,
+            **options,
+        )
 
     return start
-
-
-async def _call_start(start_episode, request: EpisodeRequest):
-    import inspect
-
-    kwargs = {
-        "task": request.task_id, "agent": request.agent_path(), "model": request.model or None,
-        "engine": request.engine, "mode": request.mode, "max_steps": request.max_steps,
-        "cost_limit": request.cost_limit,
-    }
-    params = inspect.signature(start_episode).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        kwargs = {k: v for k, v in kwargs.items() if k in params}
-    result = start_episode(**kwargs)
-    if inspect.isawaitable(result):
-        result = await result
-    return result

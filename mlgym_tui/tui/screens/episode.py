@@ -66,6 +66,7 @@ class EpisodeScreen(Screen):
         self.clock = clock or time.time
         self.events_seen = 0
         self._unsubscribe: Callable[[], None] | None = None
+        self._shell_title = ""
 
     # ---------------------------------------------------------------- layout
 
@@ -103,7 +104,7 @@ class EpisodeScreen(Screen):
 
     def attach(self, controller: Any) -> None:
         self.controller = controller
-        result = controller.subscribe(self.on_event)
+        result = controller.subscribe(self.receive_event)
         if callable(result):
             self._unsubscribe = result
         self.sync_from_controller()
@@ -123,7 +124,7 @@ class EpisodeScreen(Screen):
         finally:
             status.busy = ""
 
-    def on_event(self, event: ev.Event) -> None:
+    def receive_event(self, event: ev.Event) -> None:
         """Controller callback (loop thread): only queue, the flush timer renders."""
         self.queue.append(event)
 
@@ -133,6 +134,8 @@ class EpisodeScreen(Screen):
             self.flush()
 
     def flush(self) -> None:
+        if self.controller is not None:
+            self.sync_from_controller()
         if not self.queue:
             return
         batch, self.queue = self.queue, []
@@ -165,15 +168,28 @@ class EpisodeScreen(Screen):
             value = getattr(c, name, None)
             if value and not getattr(self.model, target):
                 setattr(self.model, target, str(value))
+        pending = getattr(c, "pending", None)
+        if pending is not None and getattr(c, "awaiting", None) == "approval":
+            from mlgym_tui.tui.episode_model import Pending
+
+            self.model.pending = Pending(getattr(pending, "step", c.step + 1), pending.action,
+                                         getattr(pending, "thought", ""))
+        elif self.model.mode != "confirm" or getattr(c, "awaiting", None) not in (None, "approval"):
+            self.model.pending = None
         self.update_status()
-        self.query_one(PendingAction).show(self.model.pending if self.model.mode == "confirm" else None)
+        self.query_one(PendingAction).show(self.model.pending)
 
     def update_status(self) -> None:
         m = self.model
         bar = self.query_one(StatusBar)
         bar.mode, bar.paused = m.mode, m.paused
         live = m.live
+        awaiting = getattr(self.controller, "awaiting", None)
         if m.exit_status:
+            bar.busy = ""
+        elif awaiting in ("model", "command"):
+            bar.busy = "waiting for the model" if awaiting == "model" else "running command"
+        elif awaiting in ("approval", "human"):
             bar.busy = ""
         elif live is not None and live.thinking:
             bar.busy = "waiting for the model"
@@ -188,14 +204,17 @@ class EpisodeScreen(Screen):
         if m.errors:
             parts.append(f"error: {m.errors[-1][:60]}")
         bar.detail = "  ".join(parts)
-        self.query_one(ShellPane).set_title(
-            "container shell" + (" — HUMAN: type the next command below" if m.mode == "human" else ""))
+        title = "container shell" + (" — HUMAN: type the next command below" if m.mode == "human" else "")
+        if title != self._shell_title:
+            self._shell_title = title
+            self.query_one(ShellPane).set_title(title)
 
     # ---------------------------------------------------------------- controls
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("approve", "edit", "reject", "run_edited"):
-            return True if self.model.pending is not None else None  # None: shown greyed out
+            waiting = self.controller is not None and getattr(self.controller, "pending", None) is not None
+            return True if self.model.pending is not None or waiting else None  # None: shown greyed out
         return True
 
     def _live(self) -> Any:
@@ -208,30 +227,37 @@ class EpisodeScreen(Screen):
         self.sync_from_controller()
         self.refresh_bindings()
 
+    def _call(self, method: str, *args: Any) -> bool:
+        """Call a Controller method; a refusal (ControllerError is a ValueError) becomes a notification."""
+        c = self._live()
+        if c is None:
+            return False
+        try:
+            getattr(c, method)(*args)
+        except ValueError as exc:
+            self.notify(str(exc), severity="error", timeout=6)
+            return False
+        finally:
+            self._after()
+        return True
+
     def action_pause(self) -> None:
         if c := self._live():
-            c.resume() if c.paused else c.pause()
-            self._after()
+            self._call("resume" if c.paused else "pause")
 
     def action_step_once(self) -> None:
-        if c := self._live():
-            c.step_once()
-            self._after()
+        self._call("step_once")
 
     def action_set_mode(self, mode: str) -> None:
-        if c := self._live():
-            c.set_mode(mode)
-            self._after()
+        if self._call("set_mode", mode):
             self.notify(f"mode: {mode.upper()}", timeout=2)
 
     def action_take_over(self) -> None:
         if c := self._live():
             if c.mode == "human":
-                c.hand_back()
-            else:
-                c.take_over()
+                self._call("hand_back")
+            elif self._call("take_over"):
                 self.query_one("#shell-input", Input).focus()
-            self._after()
 
     def action_inject(self) -> None:
         if self._live():
@@ -239,8 +265,7 @@ class EpisodeScreen(Screen):
                                  self._do_inject)
 
     def _do_inject(self, command: str | None) -> None:
-        if command and command.strip() and (c := self._live()):
-            c.inject(command.strip())
+        if command and command.strip() and self._call("inject", command.strip()):
             self.notify(f"injected: {command.strip()[:60]}", timeout=3)
 
     def action_message(self) -> None:
@@ -249,8 +274,7 @@ class EpisodeScreen(Screen):
                                  self._do_message)
 
     def _do_message(self, text: str | None) -> None:
-        if text and text.strip() and (c := self._live()):
-            c.message(text.strip())
+        if text and text.strip() and self._call("message", text.strip()):
             self.notify("message queued for the agent", timeout=3)
 
     def action_limit(self) -> None:
@@ -259,30 +283,30 @@ class EpisodeScreen(Screen):
                                  self._do_limit)
 
     def _do_limit(self, text: str | None) -> None:
-        if not text or "=" not in text or not (c := self._live()):
+        if not text or "=" not in text:
             return
         name, _, value = text.partition("=")
         try:
-            c.set_limit(name.strip(), float(value))
-        except (ValueError, KeyError) as exc:
-            self.notify(f"limit not changed: {exc}", severity="error")
-        self._after()
+            number = float(value)
+        except ValueError:
+            self.notify(f"limit not changed: {value.strip()!r} is not a number", severity="error")
+            return
+        self._call("set_limit", name.strip(), number)
 
     def action_interrupt(self) -> None:
-        if c := self._live():
-            c.interrupt()
+        if self._call("interrupt"):
             self.notify("interrupt sent", timeout=2)
 
     def action_stop(self) -> None:
-        if c := self._live():
-            c.stop()
-            self._after()
+        if self._call("stop"):
             self.notify("stopping the episode", timeout=3)
 
     def action_approve(self) -> None:
+        self.sync_from_controller()
         self.query_one(PendingAction).approve()
 
     def action_edit(self) -> None:
+        self.sync_from_controller()
         self.query_one(PendingAction).edit()
 
     def action_run_edited(self) -> None:
@@ -290,29 +314,23 @@ class EpisodeScreen(Screen):
             self.query_one(PendingAction).edit()
 
     def action_reject(self) -> None:
+        self.sync_from_controller()
         self.query_one(PendingAction).reject()
 
     def on_pending_action_approved(self, message: PendingAction.Approved) -> None:
-        if c := self._live():
-            c.approve()
-            self._after()
+        self._call("approve")
 
     def on_pending_action_edited(self, message: PendingAction.Edited) -> None:
-        if c := self._live():
-            c.approve_edited(message.action)
-            self._after()
+        self._call("approve_edited", message.action)
 
     def on_pending_action_rejected(self, message: PendingAction.Rejected) -> None:
-        if c := self._live():
-            c.reject(message.comment)
-            self._after()
+        self._call("reject", message.comment)
 
     def on_shell_pane_command_submitted(self, message: ShellPane.CommandSubmitted) -> None:
         if c := self._live():
             if c.mode == "human":
-                c.submit_human_action(message.command)
-            else:
-                c.inject(message.command)
+                self._call("submit_human_action", message.command)
+            elif self._call("inject", message.command):
                 self.notify(f"injected: {message.command[:60]}", timeout=3)
 
     def action_toggle_pane(self, pane_id: str) -> None:

@@ -20,8 +20,8 @@ def format_elapsed(seconds: float) -> str:
 
 
 class MetricsPane(Vertical):
-    def __init__(self, model: EpisodeModel, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(self, model: EpisodeModel, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
         self.model = model
         self.clock = time.time  # replaced by a fixed clock in snapshot tests
 
