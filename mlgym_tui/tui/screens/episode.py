@@ -83,11 +83,11 @@ class EpisodeScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one(MetricsPane).clock = self.clock
+        self.render_dirty({STATUS, METRICS, TRANSCRIPT, PENDING})
         if self.initial_events:
-            self.feed(self.initial_events, flush=True)
+            # after the first layout, so the shell's virtual terminal already has the pane's size
+            self.call_after_refresh(self.feed, self.initial_events, True)
             self.initial_events = []
-        else:
-            self.render_dirty({STATUS, METRICS, TRANSCRIPT, PENDING})
         self.set_interval(FLUSH_S, self.flush, name="episode-flush")
         if not getattr(self.app, "deterministic", False):
             self.set_interval(1.0, self.query_one(MetricsPane).refresh_figures, name="episode-clock")

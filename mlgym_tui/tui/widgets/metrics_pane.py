@@ -33,22 +33,20 @@ class MetricsPane(Vertical):
     def figures(self) -> Table:
         m = self.model
         table = Table.grid(padding=(0, 1))
-        table.add_column(style="dim")
-        table.add_column()
-        table.add_column(style="dim")
-        table.add_column()
+        table.add_column(style="dim", no_wrap=True)
+        table.add_column(no_wrap=True, overflow="ellipsis")
         steps = len([s for s in m.steps if s.rejected is None])
         cost_limit = f" of ${m.cost_limit:.2f}" if m.cost_limit else ""
         best = m.best_score()
         base = m.baseline.get(m.primary_metric or "")
         best_text = "-" if best is None else EpisodeModel.describe(best)
-        table.add_row("steps", f"{steps} of {m.max_steps}", "cost", f"${m.cost:.4f}{cost_limit}")
-        table.add_row("tokens", f"{m.tokens_in:,} in / {m.tokens_out:,} out", "elapsed",
-                      format_elapsed(m.elapsed(self.clock())))
-        table.add_row("best", f"{best_text} ({m.primary_metric or '?'}, {m.direction})", "baseline",
-                      "-" if base is None else EpisodeModel.describe(base))
+        base_text = "-" if base is None else EpisodeModel.describe(base)
+        table.add_row("steps", f"{steps} of {m.max_steps}   elapsed {format_elapsed(m.elapsed(self.clock()))}")
+        table.add_row("cost", f"${m.cost:.4f}{cost_limit}")
+        table.add_row("tokens", f"{m.tokens_in:,} in / {m.tokens_out:,} out")
+        table.add_row("best", f"{best_text} {m.primary_metric or '?'} ({m.direction}); baseline {base_text}")
         if m.exit_status:
-            table.add_row("exit", m.exit_status, "", "")
+            table.add_row("exit", m.exit_status)
         return table
 
     def refresh_figures(self) -> None:
