@@ -218,6 +218,9 @@ async def _main_loop(c: "Controller", observation: str) -> None:
                     continue
                 state = _state(c, c.env.state())
                 c._propose_task = asyncio.ensure_future(c.policy.propose(c.step + 1, observation, state))
+                await asyncio.sleep(0)  # a policy that needs no I/O answers now: skip the wait machinery
+                if c._propose_task.done():
+                    continue
             await _wait(c, "model")
             continue
 
@@ -353,8 +356,22 @@ def _better(c: "Controller", new: dict[str, float], best: dict[str, float] | Non
 def _sync_recorder(c: "Controller") -> None:
     if c.recorder is None or c.policy is None:
         return
-    c.recorder.set_history(c.policy.history)
+    c.recorder.set_history(_history_view(c.policy))
     c.recorder.set_model_stats(c.policy.model_stats)
+
+
+def _history_view(policy: Any) -> list[dict[str, Any]]:
+    """The policy's history without a copy when it offers one (read-only use).
+
+    `policy.history` deep-copies every entry on each call, which costs O(history) per step and hands the recorder
+    new objects each time, defeating its reuse of already-serialised entries. The entries themselves are never
+    changed after being appended, so the live list is safe to read here.
+    """
+    view = getattr(policy, "history_view", None)
+    if view is not None:
+        return view() if callable(view) else view
+    inner = getattr(getattr(policy, "_history", None), "_entries", None)
+    return inner if isinstance(inner, list) else policy.history
 
 
 async def _policy_failed(c: "Controller", exc: PolicyError) -> None:
