@@ -2,7 +2,6 @@
 from stdin, exit codes."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -114,4 +113,3 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path):
     result = subprocess.run(cli("fork", str(tmp_path / "missing"), "--step", "1"), cwd=REPO,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "no such file or directory" in result.stderr
-    os.environ.get("PATH")

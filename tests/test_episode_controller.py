@@ -169,7 +169,6 @@ async def test_limit_change_triggers_max_steps_autosubmission(scripted_server, e
 async def test_format_errors_end_with_exit_format_and_api_errors_with_exit_api(scripted_server, engine, tmp_path):
     scripted_server.set_script(["no code block here", "still none"])
     c, seen = await episode(scripted_server, engine, tmp_path)
-    c.agent_config  # noqa: B018 - resolved config is kept on the controller
     c.policy.config.parser.max_format_retries = 1
     status = await c.run()
     assert "exit_format" in status
