@@ -83,6 +83,7 @@ async def test_interrupt_on_demand(shell):
     await shell.interrupt()
     result = await asyncio.wait_for(task, 10)
     assert result.interrupted and result.exit_code == 130
+    assert "interrupted by request" in result.observation
     assert (await shell.run("echo back")).output == "back\n"
 
 

@@ -204,6 +204,9 @@ class ShellSession:
         try:
             await self.transport.write(("\n".join(lines) + "\n").encode())
             note, timed_out, interrupted = await self._wait(pending, timeout, no_output_timeout, startup)
+            if self._interrupt_requested and not interrupted:
+                # The command died of the first Ctrl-C before the wait loop looked: still an interrupt.
+                note, interrupted = "[interrupted by request: stopped with SIGINT; the shell is still usable]", True
         except ShellDied:
             self._pending = None
             raise
