@@ -43,6 +43,10 @@ class History:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def view(self) -> list[dict[str, Any]]:
+        """The live list, for readers that only read (the recorder): no copy per step."""
+        return self._entries
+
     @property
     def entries(self) -> list[dict[str, Any]]:
         """A copy: callers may save or alter it without touching the live history."""

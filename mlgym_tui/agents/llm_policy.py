@@ -63,6 +63,10 @@ class LLMPolicy:
     def history(self) -> list[dict[str, Any]]:
         return self._history.entries
 
+    def history_view(self) -> list[dict[str, Any]]:
+        """The history without a copy; callers must not change it."""
+        return self._history.view()
+
     @property
     def model_stats(self) -> dict[str, Any]:
         return {
@@ -132,6 +136,11 @@ class LLMPolicy:
                     text = "Output of your command:\n" + text
             texts.append(text)
         return "\n\n".join(texts)
+
+    def prime(self, observation: str, state: dict[str, Any]) -> None:
+        """Put the system and task prompt into an empty history (a fork records replayed steps after it)."""
+        if len(self._history) == 0:
+            self._add_prompt(1, observation, state)
 
     def _add_prompt(self, step: int, observation: str, state: dict[str, Any]) -> None:
         values = self._values(step, state)

@@ -37,6 +37,10 @@ class _RecordingPolicy:
     def history(self) -> list[dict[str, Any]]:
         return self._history.entries
 
+    def history_view(self) -> list[dict[str, Any]]:
+        """The history without a copy; callers must not change it."""
+        return self._history.view()
+
     @property
     def model_stats(self) -> dict[str, Any]:
         return {"total_cost": 0.0, "task_cost": 0.0, "tokens_sent": 0, "tokens_received": 0, "api_calls": 0}

@@ -110,13 +110,9 @@ async def _cancel_proposal(c: "Controller") -> None:
 
 def _prime_policy(c: "Controller", observation: str) -> None:
     """Give a model policy its system and task prompt before steps it did not propose are recorded (a fork)."""
-    prime = getattr(c.policy, "prime", None)
+    prime = getattr(c.policy, "prime", None)  # only model policies have a prompt to prime
     if callable(prime):
         prime(observation, _state(c, {}))
-        return
-    add_prompt = getattr(c.policy, "_add_prompt", None)
-    if callable(add_prompt) and not c.policy.history:
-        add_prompt(1, observation, _state(c, {}))
 
 
 async def _replay_prefix(c: "Controller", observation: str) -> str:
@@ -356,22 +352,8 @@ def _better(c: "Controller", new: dict[str, float], best: dict[str, float] | Non
 def _sync_recorder(c: "Controller") -> None:
     if c.recorder is None or c.policy is None:
         return
-    c.recorder.set_history(_history_view(c.policy))
+    c.recorder.set_history(c.policy.history_view())
     c.recorder.set_model_stats(c.policy.model_stats)
-
-
-def _history_view(policy: Any) -> list[dict[str, Any]]:
-    """The policy's history without a copy when it offers one (read-only use).
-
-    `policy.history` deep-copies every entry on each call, which costs O(history) per step and hands the recorder
-    new objects each time, defeating its reuse of already-serialised entries. The entries themselves are never
-    changed after being appended, so the live list is safe to read here.
-    """
-    view = getattr(policy, "history_view", None)
-    if view is not None:
-        return view() if callable(view) else view
-    inner = getattr(getattr(policy, "_history", None), "_entries", None)
-    return inner if isinstance(inner, list) else policy.history
 
 
 async def _policy_failed(c: "Controller", exc: PolicyError) -> None:
