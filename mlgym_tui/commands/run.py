@@ -28,15 +28,28 @@ def add_episode_options(parser, *, task_required: bool = True, agent_default: st
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("run", help="run one episode headless (no TUI)")
-    parser.add_argument("--task", required=True, help="task id (see `mlgym-tui tasks`) or a task YAML path")
+    parser = subparsers.add_parser("run", help="run one episode headless (no TUI), or a batch with --tasks")
+    parser.add_argument("--task", default=None, help="task id (see `mlgym-tui tasks`) or a task YAML path")
     add_episode_options(parser)
+    batch = parser.add_argument_group("batch runs (mlgym_tui/batch)")
+    batch.add_argument("--tasks", default=None, help="comma list of task ids ('all': every task); runs a batch")
+    batch.add_argument("--runs", type=int, default=None, help="runs per task (batch; default 1)")
+    batch.add_argument("--parallel", type=int, default=None, help="episodes at once, one container each (default 1)")
+    batch.add_argument("--redo", action="store_true", help="run finished runs of the batch again")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
     import asyncio
 
+    if args.tasks is not None or args.runs is not None or args.parallel is not None or args.redo:
+        if args.tasks is not None and args.task is not None:
+            return fail("give either --task (one episode) or --tasks (a batch), not both", 2)
+        from mlgym_tui.batch.cli import run_batch_cli
+
+        return run_batch_cli(args)
+    if args.task is None:
+        return fail("no task given; pass --task ID for one episode or --tasks A,B,... for a batch", 2)
     return asyncio.run(run_single_cli(args, task=args.task))
 
 

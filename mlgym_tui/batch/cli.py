@@ -1,0 +1,101 @@
+"""`mlgym-tui run --tasks A,B --runs K --parallel P ...`: the batch front end of the run command."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+
+def split_tasks(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def resolve_tasks(names: list[str]) -> list[Any]:
+    """Task configs for the names given ('all' = every registered task); duplicates are dropped."""
+    from mlgym_tui.tasks.registry import load_registry
+
+    registry = load_registry()
+    if names == ["all"]:
+        return [registry.tasks[key] for key in sorted(registry.tasks)]
+    tasks, seen = [], set()
+    for name in names:
+        task = registry.get(name)  # ConfigError names the unknown task and the known ones
+        if task.id not in seen:
+            seen.add(task.id)
+            tasks.append(task)
+    return tasks
+
+
+def run_batch_cli(args) -> int:
+    from mlgym_tui.commands.common import fail
+
+    if getattr(args, "mode", "auto") != "auto":
+        return fail(f"--mode {args.mode} needs a person at each episode; batch runs are auto only "
+                    "(run one episode with --task for confirm or human mode)", 2)
+    names = split_tasks(args.tasks) if args.tasks else ([args.task] if args.task else [])
+    if not names:
+        return fail("--tasks is empty; pass a comma list of task ids, e.g. --tasks battleOfSexes,blotto (or 'all')", 2)
+    return asyncio.run(_run(args, names))
+
+
+async def _run(args, names: list[str]) -> int:
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from mlgym_tui.batch.runner import BatchError, BatchRunner
+    from mlgym_tui.commands.common import fail
+    from mlgym_tui.config.agent import AgentConfigError
+    from mlgym_tui.config.settings import ConfigError, load_settings
+    from mlgym_tui.episode.controller import ControllerError
+    from mlgym_tui.episode.session import resolve_agent
+    from mlgym_tui.runtime.errors import RuntimeProblem
+
+    console = Console(highlight=False)
+    try:
+        settings = load_settings()
+        runtime = settings.runtime
+        tasks = resolve_tasks(names)
+        agent = resolve_agent(args.agent, args.model, args.api_base, args.max_steps, args.cost_limit)
+        engine_name = args.engine or runtime.engine
+        from mlgym_tui.runtime.detect import connect
+
+        engine = await asyncio.to_thread(connect, engine_name, runtime)
+        for image in sorted({task.image or runtime.image for task in tasks}):
+            if not await asyncio.to_thread(engine.image_exists, image):
+                return fail(f"image {image} is missing in {engine.name}; build it: mlgym-tui image build --engine "
+                            f"{engine.name}", 2)
+        runner = BatchRunner(
+            tasks, agent, runs=args.runs or 1, parallel=args.parallel or 1,
+            runs_dir=Path(args.runs_dir or settings.runs_dir), engine=engine, runtime=runtime, redo=args.redo,
+            console=console, live=None if not args.quiet else False,
+        )
+        outcome = await runner.run()
+    except (AgentConfigError, ConfigError, ControllerError, BatchError) as exc:
+        return fail(str(exc), 2)
+    except RuntimeProblem as exc:
+        return fail(str(exc), 2)
+
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(outcome.counts.items()))
+    console.print(f"batch {outcome.batch_dir}: {len(outcome.slots)} run(s): {counts}", markup=False, soft_wrap=True)
+    _print_results(outcome.batch_dir, console)
+    if outcome.interrupted:
+        console.print("interrupted: re-run the same command to finish the remaining runs", markup=False, soft_wrap=True)
+    elif not outcome.all_finished:
+        console.print("some runs did not finish; re-run the same command to retry them", markup=False, soft_wrap=True)
+    return outcome.exit_code
+
+
+def _print_results(batch_dir, console) -> None:
+    from mlgym_tui.evaluation import aggregate, collect_runs
+    from mlgym_tui.evaluation.report_table import print_report
+
+    try:
+        runs = collect_runs([batch_dir])
+    except ValueError as exc:
+        console.print(f"no results table: {exc}", markup=False, soft_wrap=True)
+        return
+    if not runs:
+        console.print("no finished runs yet: no results table", markup=False, soft_wrap=True)
+        return
+    print_report(aggregate(runs), console)
