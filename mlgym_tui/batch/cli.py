@@ -32,6 +32,9 @@ def run_batch_cli(args) -> int:
     if getattr(args, "mode", "auto") != "auto":
         return fail(f"--mode {args.mode} needs a person at each episode; batch runs are auto only "
                     "(run one episode with --task for confirm or human mode)", 2)
+    for option, value in (("--runs", args.runs), ("--parallel", args.parallel)):
+        if value is not None and value < 1:
+            return fail(f"{option} must be at least 1, got {value}", 2)
     names = split_tasks(args.tasks) if args.tasks else ([args.task] if args.task else [])
     if not names:
         return fail("--tasks is empty; pass a comma list of task ids, e.g. --tasks battleOfSexes,blotto (or 'all')", 2)
@@ -57,19 +60,19 @@ async def _run(args, names: list[str]) -> int:
         runtime = settings.runtime
         tasks = resolve_tasks(names)
         agent = resolve_agent(args.agent, args.model, args.api_base, args.max_steps, args.cost_limit)
-        engine_name = args.engine or runtime.engine
+        runner = BatchRunner(  # checks the input before any engine is contacted
+            tasks, agent, runs=args.runs or 1, parallel=args.parallel or 1,
+            runs_dir=Path(args.runs_dir or settings.runs_dir), engine=None, runtime=runtime, redo=args.redo,
+            console=console, quiet=args.quiet,
+        )
         from mlgym_tui.runtime.detect import connect
 
-        engine = await asyncio.to_thread(connect, engine_name, runtime)
+        engine = await asyncio.to_thread(connect, args.engine or runtime.engine, runtime)
         for image in sorted({task.image or runtime.image for task in tasks}):
             if not await asyncio.to_thread(engine.image_exists, image):
                 return fail(f"image {image} is missing in {engine.name}; build it: mlgym-tui image build --engine "
                             f"{engine.name}", 2)
-        runner = BatchRunner(
-            tasks, agent, runs=args.runs or 1, parallel=args.parallel or 1,
-            runs_dir=Path(args.runs_dir or settings.runs_dir), engine=engine, runtime=runtime, redo=args.redo,
-            console=console, live=None if not args.quiet else False,
-        )
+        runner.engine = engine
         outcome = await runner.run()
     except (AgentConfigError, ConfigError, ControllerError, BatchError) as exc:
         return fail(str(exc), 2)

@@ -46,8 +46,9 @@ def best_text(controller) -> str:
 class BatchDisplay:
     """The live table (terminal) or line printer (anything else)."""
 
-    def __init__(self, slots: list[SlotProgress], console, live: bool) -> None:
+    def __init__(self, slots: list[SlotProgress], console, live: bool, quiet: bool = False) -> None:
         self.slots = slots
+        self.quiet = quiet  # plain mode: only a line per finished run
         self.console = console
         self.live = live
         self._live = None
@@ -89,10 +90,12 @@ class BatchDisplay:
             self.console.print(f"[{slot.label}] {text}", markup=False, highlight=False, soft_wrap=True)
 
     def started(self, slot: SlotProgress) -> None:
-        self._line(slot, f"started in {slot.run_dir}")
+        if not self.quiet:
+            self._line(slot, f"started in {slot.run_dir}")
 
     def stepped(self, slot: SlotProgress) -> None:
-        self._line(slot, f"step {slot.step}/{slot.max_steps} cost ${slot.cost:.4f} best {slot.best}")
+        if not self.quiet:
+            self._line(slot, f"step {slot.step}/{slot.max_steps} cost ${slot.cost:.4f} best {slot.best}")
 
     def ended(self, slot: SlotProgress) -> None:
         text = f"{slot.status} after {slot.step} step(s), cost ${slot.cost:.4f}, best {slot.best}"

@@ -69,6 +69,7 @@ class BatchRunner:
         redo: bool = False,
         console: Any = None,
         live: bool | None = None,
+        quiet: bool = False,
     ) -> None:
         from rich.console import Console
 
@@ -89,7 +90,8 @@ class BatchRunner:
         self.runtime = runtime
         self.redo = redo
         self.console = console or Console(highlight=False)
-        self.live = self.console.is_terminal if live is None else live
+        self.quiet = quiet
+        self.live = (self.console.is_terminal and not quiet) if live is None else live
         self.batch_dir = Path(runs_dir) / batch_dir_name(agent.model_name, agent.name or agent.policy)
         self.stopping = False
         self._active: set[Any] = set()
@@ -164,7 +166,7 @@ class BatchRunner:
         semaphore = asyncio.Semaphore(self.parallel)
         installed = self._install_signals()
         loop = asyncio.get_running_loop()
-        self.display = BatchDisplay(self.slots, self.console, self.live)
+        self.display = BatchDisplay(self.slots, self.console, self.live, self.quiet)
         try:
             with self.display:
                 self._workers = [loop.create_task(self._run_slot(semaphore, task, progress, slot),
