@@ -25,12 +25,12 @@ TASKS = ["battleOfSexes", "prisonersDilemma"]
 SUBMIT = answer("submit", thought="Submitting the starter strategy.")
 
 
-def make_runner(server, engine, runs_dir, *, runs=2, parallel=2, redo=False, tasks=TASKS):
+def make_runner(server, engine, runs_dir, *, runs=2, parallel=2, redo=False, tasks=TASKS, terminal=False):
     out = io.StringIO()
     runner = BatchRunner(
         resolve_tasks(tasks), agent(server, max_steps=3), runs=runs, parallel=parallel, runs_dir=runs_dir,
         engine=engine, runtime=RuntimeConfig(memory="1g"), redo=redo,
-        console=Console(file=out, width=200, highlight=False), live=False,
+        console=Console(file=out, width=200, highlight=False, force_terminal=terminal),
     )
     return runner, out
 
@@ -120,11 +120,14 @@ def test_rerun_skips_finished_redoes_unfinished_and_redo_reruns(scripted_server,
     assert f"deleted unfinished run {torn}" in log
     assert all(len(v) == 1 and episode_ended(v[0]) for v in after.values())
 
-    # --redo: everything again, the old run directories replaced
+    # --redo: everything again, the old run directories replaced; on a terminal, as a live table
     scripted_server.set_script([SUBMIT] * 4)
-    runner, _ = make_runner(scripted_server, engine, runs_dir, parallel=2, redo=True)
+    runner, out = make_runner(scripted_server, engine, runs_dir, parallel=2, redo=True, terminal=True)
     third = asyncio.run(runner.run())
     assert third.exit_code == 0 and all(s.status == "submitted" for s in third.slots)
+    live = out.getvalue()
+    assert runner.live and "best score" in live and "started in" not in live  # a table, not lines
+    assert "prisonersDilemma" in live and "Score 2.60796 (baseline 2.60796)" in live
     redone = run_dirs(third.batch_dir)
     assert all(len(v) == 1 and v[0] not in after[k] for k, v in redone.items())
     assert len(collect_runs([third.batch_dir])) == 4
