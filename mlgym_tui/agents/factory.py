@@ -20,14 +20,17 @@ def create_policy(
     task_description: str,
     emit: Callable[[Event], None],
     replay_steps: Sequence[ScriptedStep | str] | None = None,
+    baseline_scripts: Sequence[str] = (),
 ):
-    """The policy for `config.policy`. Replay needs its steps, read from a trajectory by the caller."""
+    """The policy for `config.policy`. Replay needs its steps, read from a trajectory by the caller;
+    the baseline policy first runs the task's baseline scripts (which write its submission)."""
     if config.policy == "llm":
         from mlgym_tui.agents.llm_policy import LLMPolicy
 
         return LLMPolicy(config, command_docs, task_description, emit)
     if config.policy == "baseline":
-        return ScriptedPolicy(config.baseline.commands, author="baseline")
+        commands = [f"python3 {script}" for script in baseline_scripts] + list(config.baseline.commands)
+        return ScriptedPolicy(commands, author="baseline")
     if config.policy == "replay":
         if replay_steps is None:
             raise PolicyConfigError(

@@ -105,6 +105,13 @@ class TaskConfig(BaseModel):
         return dict(self.baseline_scores[0]) if self.baseline_scores else {}
 
     @property
+    def baseline_scripts(self) -> list[str]:
+        """Scripts that produce the baseline's submission. MLGym's game tasks list evaluate.py instead,
+        meaning: the baseline is the evaluation of the starter code, so there is nothing to run."""
+        evaluation = {Path(name).name for name in self.evaluation_paths}
+        return [script for script in self.baseline_paths if Path(script).name not in evaluation]
+
+    @property
     def rendered_description(self) -> str:
         docs = "\n".join(d.description.strip() for d in self.datasets if d.description)
         return self.description.replace("{dataset_docs}", docs)

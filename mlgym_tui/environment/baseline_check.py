@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from mlgym_tui.config.task import TaskConfig
 from mlgym_tui.environment.environment import MLGymEnvironment
@@ -32,9 +31,7 @@ async def check_task(task: TaskConfig, engine: Engine) -> BaselineCheck:
     env = MLGymEnvironment(task, engine)
     await env.reset()
     try:
-        for script in task.baseline_paths:
-            if Path(script).name in {Path(p).name for p in task.evaluation_paths}:
-                continue  # MLGym's game tasks: the baseline is the evaluation of the starter code
+        for script in task.baseline_scripts:
             run = await env.step(f"python3 {script}")
             if run.exit_code != 0:
                 return BaselineCheck(task.id, task.baseline, None, False,

@@ -149,6 +149,7 @@ async def start_episode(
         task_description=env.task_description,
         emit=emit,
         replay_steps=replay_steps,
+        baseline_scripts=task_config.baseline_scripts,
     )
     metrics = [m.model_dump(mode="json") for m in task_config.metrics]
     controller = Controller(

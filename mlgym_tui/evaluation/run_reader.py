@@ -16,9 +16,11 @@ from typing import Any
 
 from mlgym_tui.evaluation.directions import primary_from_declared
 from mlgym_tui.evaluation.discovery import FoundRun, model_label
+from mlgym_tui.evaluation.results_table import BASELINE
 from mlgym_tui.evaluation.run_summary import RunSummary
 
 HUMAN_LABEL = "human"
+BASELINE_AGENT_LABEL = "baseline-agent"
 _TAIL_BYTES = 16384
 # Inside JSON strings the quotes are escaped (\"), so this only matches real keys of trajectory steps.
 _EXECUTION_TIME = re.compile(rb'"execution_time":\s*(-?[0-9][0-9.eE+-]*|null)')
@@ -160,6 +162,9 @@ def _read_ours(found: FoundRun) -> RunSummary:
     run.task_id = str(started.get("task_id", ""))
     run.agent = str(started.get("agent", ""))
     run.model = HUMAN_LABEL if run.agent == HUMAN_LABEL else model_label(str(started.get("model", "")))
+    if run.model == BASELINE:
+        # Runs of the baseline policy must not merge with the task's own baseline score column.
+        run.model = BASELINE_AGENT_LABEL
     run.declared_metric = primary_from_declared(started.get("metrics") or [])
     run.baseline = started.get("baseline") or {}
     try:
