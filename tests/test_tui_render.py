@@ -131,6 +131,14 @@ async def test_controls_without_a_live_episode_notify_instead_of_crashing():
         assert any("no live episode" in n.message for n in app._notifications)
 
 
+async def loaded(app, pilot) -> None:
+    """The browser reads tasks, then runs, on worker threads after its first paint."""
+    while not getattr(app.screen, "loaded", True):
+        await pilot.pause(0.01)
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 def make_run(runs: Path, task_id: str, agent: str, score: float, status: str) -> Path:
     from mlgym_tui.trajectory import Recorder
 
@@ -150,8 +158,7 @@ async def test_task_browser_filters_shows_details_and_past_runs(tmp_path):
     make_run(runs, "battleOfSexes", "default", 1.2, "submitted")
     app = MLGymApp(deterministic=True, runs_dir=runs)
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await loaded(app, pilot)
         browser = app.screen
         assert isinstance(browser, TaskBrowser) and len(browser.shown) == len(browser.tasks) >= 8
         await pilot.press("slash", *"battle")
@@ -174,6 +181,7 @@ async def test_start_dialog_returns_the_chosen_settings(tmp_path):
     captured = []
     async with app.run_test(size=SIZE) as pilot:
         app.start_episode = captured.append  # capture the request instead of starting a container
+        await loaded(app, pilot)
         await pilot.press("s")
         await pilot.pause()
         dialog = app.screen
@@ -194,6 +202,7 @@ async def test_human_episode_from_the_browser_requests_human_mode(tmp_path):
     captured = []
     async with app.run_test(size=SIZE) as pilot:
         app.start_episode = captured.append
+        await loaded(app, pilot)
         await pilot.press("h")
     assert captured[0].mode == "human" and captured[0].agent == "human"
 

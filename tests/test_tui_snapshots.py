@@ -14,6 +14,9 @@ SIZE = (120, 40)
 
 
 async def settle(pilot) -> None:
+    while not getattr(pilot.app.screen, "loaded", True):  # the browser reads tasks on a worker thread
+        await pilot.pause(0.01)
+    await pilot.app.workers.wait_for_complete()
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
     await pilot.pause()

@@ -83,14 +83,8 @@ class MLGymApp(App):
     def make_browser(self) -> Screen:
         from mlgym_tui.tui.screens.task_browser import TaskBrowser
 
-        problems: list[str] = []
-        tasks = self._tasks
-        if tasks is None:
-            from mlgym_tui.tasks.registry import load_registry
-
-            registry = load_registry()
-            tasks, problems = registry.tasks, registry.problems
-        return TaskBrowser(tasks, self._runs_dir or Path("runs"), problems)
+        # tasks=None: the browser reads the registry on a worker thread after its first paint
+        return TaskBrowser(self._tasks, self._runs_dir or Path("runs"))
 
     def start_episode(self, request: EpisodeRequest) -> None:
         from mlgym_tui.tui.screens.episode import EpisodeScreen

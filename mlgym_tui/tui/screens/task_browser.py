@@ -26,8 +26,10 @@ class TaskBrowser(Screen):
         Binding("f5", "reload_runs", "Reload runs", id="reload_runs"),
     ]
 
-    def __init__(self, tasks: dict, runs_dir: Path, problems: list[str] | None = None) -> None:
+    def __init__(self, tasks: dict | None, runs_dir: Path, problems: list[str] | None = None) -> None:
         super().__init__()
+        self.loaded = tasks is not None
+        tasks = tasks or {}
         self.tasks = tasks
         self.runs_dir = runs_dir
         self.problems = problems or []
@@ -49,9 +51,29 @@ class TaskBrowser(Screen):
 
     def on_mount(self) -> None:
         self.title = "MLGym"
-        self.sub_title = f"{len(self.tasks)} tasks"
+        self.sub_title = f"{len(self.tasks)} tasks" if self.loaded else "loading tasks…"
         self.refilter("")
         self.query_one(TaskTable).focus()
+        if self.loaded:
+            self.tasks_ready()
+        else:
+            self.run_worker(self.load_tasks, name="task-registry", group="tasks", thread=True)
+
+    def load_tasks(self) -> None:
+        from mlgym_tui.tasks.registry import load_registry
+
+        registry = load_registry()
+        self.app.call_from_thread(self.set_tasks, registry.tasks, registry.problems)
+
+    def set_tasks(self, tasks: dict, problems: list[str]) -> None:
+        self.tasks, self.problems, self.loaded = tasks, problems, True
+        self.sub_title = f"{len(self.tasks)} tasks"
+        self.shown = list(tasks.values())
+        self.selected = self.shown[0] if self.shown else None
+        self.refilter(self.query_one("#task-filter", Input).value)
+        self.tasks_ready()
+
+    def tasks_ready(self) -> None:
         for problem in self.problems:
             self.notify(problem, title="task not loaded", severity="warning", timeout=8)
         self.action_reload_runs()
