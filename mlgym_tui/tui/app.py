@@ -45,19 +45,18 @@ class MLGymApp(App):
     # ---------------------------------------------------------------- start-up
 
     def load_config(self) -> str:
-        """Settings, themes and keymap; every problem becomes a notification. Returns the theme name to use."""
-        from mlgym_tui.config.settings import ConfigError, load_settings
+        """Theme and keymap, read before the first paint; every problem becomes a notification.
 
+        Only `theme` and `keymap` are read here, straight from the YAML (cheap); the full, validated settings
+        (pydantic) are loaded on the task browser's worker thread by `apply_settings`.
+        """
         theme = DEFAULT_THEME
-        try:
-            settings = load_settings()
-            theme = settings.theme
-            self.keymap_settings = dict(settings.keymap)
-            self.default_engine = settings.runtime.engine or "auto"
-            if self._runs_dir is None:
-                self._runs_dir = Path(settings.runs_dir).expanduser()
-        except ConfigError as exc:
-            self.startup_problems.append(str(exc))
+        raw = self._raw_settings()
+        if isinstance(raw.get("theme"), str):
+            theme = raw["theme"]
+        keymap = raw.get("keymap")
+        if isinstance(keymap, dict):
+            self.keymap_settings = {str(k): str(v) for k, v in keymap.items()}
         themes, problems = discover_themes(self.theme_folders)
         self.startup_problems += problems
         for found in themes:
@@ -66,6 +65,34 @@ class MLGymApp(App):
             self.startup_problems.append(f"theme {theme!r} not found; using {DEFAULT_THEME}")
             theme = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
         return theme
+
+    def _raw_settings(self) -> dict:
+        import yaml
+
+        from mlgym_tui.tui.themes import user_theme_dir
+
+        path = user_theme_dir().parent / "settings.yaml"
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        except (OSError, yaml.YAMLError):
+            return {}  # the validated load reports it
+        return data if isinstance(data, dict) else {}
+
+    def load_settings(self) -> None:
+        """Validated settings (worker thread): runs folder and engine default; problems are notified."""
+        from mlgym_tui.config.settings import ConfigError, load_settings
+
+        try:
+            settings = load_settings()
+        except ConfigError as exc:
+            self.call_from_thread(self.notify, str(exc), title="config", severity="warning", timeout=10)
+            return
+        self.default_engine = settings.runtime.engine or "auto"
+        if self._runs_dir is None:
+            self._runs_dir = Path(settings.runs_dir).expanduser()
+
+    def runs_dir(self) -> Path:
+        return self._runs_dir or Path("runs")
 
     def on_mount(self) -> None:
         self.theme = self.load_config()
@@ -84,7 +111,7 @@ class MLGymApp(App):
         from mlgym_tui.tui.screens.task_browser import TaskBrowser
 
         # tasks=None: the browser reads the registry on a worker thread after its first paint
-        return TaskBrowser(self._tasks, self._runs_dir or Path("runs"))
+        return TaskBrowser(self._tasks)
 
     def start_episode(self, request: EpisodeRequest) -> None:
         from mlgym_tui.tui.screens.episode import EpisodeScreen

@@ -7,8 +7,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mlgym_tui.evaluation import RunSummary
+if TYPE_CHECKING:  # the evaluation package is imported when runs are read, off the start-up path
+    from mlgym_tui.evaluation import RunSummary
 
 _STAMP = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})[T_-]?(\d{2})-?:?(\d{2})")
 
@@ -37,19 +39,19 @@ def run_date(path: Path) -> str:
         return "?"
 
 
-def best_score(run: RunSummary, metric: str | None, direction: str) -> float | None:
+def best_score(run: "RunSummary", metric: str | None, direction: str) -> float | None:
     values = [s[metric] for s in run.scores if metric and isinstance(s.get(metric), (int, float))]
     if not values:
         return None
     return max(values) if direction == "maximize" else min(values)
 
 
-def index_runs(runs_dir: Path) -> dict[str, list[RunSummary]]:
+def index_runs(runs_dir: Path) -> dict[str, list["RunSummary"]]:
     if not runs_dir.is_dir():
         return {}
     from mlgym_tui.evaluation import collect_runs
 
-    by_task: dict[str, list[RunSummary]] = defaultdict(list)
+    by_task: dict[str, list] = defaultdict(list)
     try:
         runs = collect_runs([runs_dir])
     except ValueError:
@@ -59,7 +61,7 @@ def index_runs(runs_dir: Path) -> dict[str, list[RunSummary]]:
     return dict(by_task)
 
 
-def rows_for(runs: list[RunSummary], metric: str | None, direction: str, baseline: dict) -> list[RunRow]:
+def rows_for(runs: list, metric: str | None, direction: str, baseline: dict) -> list[RunRow]:
     rows = []
     for run in runs:
         best = best_score(run, metric, direction)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -26,12 +24,11 @@ class TaskBrowser(Screen):
         Binding("f5", "reload_runs", "Reload runs", id="reload_runs"),
     ]
 
-    def __init__(self, tasks: dict | None, runs_dir: Path, problems: list[str] | None = None) -> None:
+    def __init__(self, tasks: dict | None, problems: list[str] | None = None) -> None:
         super().__init__()
         self.loaded = tasks is not None
         tasks = tasks or {}
         self.tasks = tasks
-        self.runs_dir = runs_dir
         self.problems = problems or []
         self.runs_by_task: dict = {}
         self.shown: list = list(tasks.values())
@@ -54,12 +51,14 @@ class TaskBrowser(Screen):
         self.sub_title = f"{len(self.tasks)} tasks" if self.loaded else "loading tasks…"
         self.refilter("")
         self.query_one(TaskTable).focus()
-        if self.loaded:
-            self.tasks_ready()
-        else:
-            self.run_worker(self.load_tasks, name="task-registry", group="tasks", thread=True)
+        self.run_worker(self.load_tasks, name="task-registry", group="tasks", thread=True)
 
     def load_tasks(self) -> None:
+        """Worker thread: validated settings, then the task registry (unless tasks were given)."""
+        self.app.load_settings()
+        if self.loaded:
+            self.app.call_from_thread(self.tasks_ready)
+            return
         from mlgym_tui.tasks.registry import load_registry
 
         registry = load_registry()
@@ -82,7 +81,7 @@ class TaskBrowser(Screen):
         self.run_worker(self.load_runs, name="runs-index", group="runs", thread=True, exclusive=True)
 
     def load_runs(self) -> None:
-        runs = index_runs(self.runs_dir)
+        runs = index_runs(self.app.runs_dir())
         self.app.call_from_thread(self.set_runs, runs)
 
     def set_runs(self, runs: dict) -> None:
