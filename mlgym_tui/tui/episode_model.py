@@ -257,11 +257,15 @@ class EpisodeModel:
             return None
         return max(values) if self.direction == "maximize" else min(values)
 
-    def beats_baseline(self, value: float) -> bool | None:
+    def against_baseline(self, value: float) -> int | None:
+        """1 when value beats the baseline, 0 when it matches, -1 when it is worse; None without a baseline."""
         base = self.baseline.get(self.primary_metric or "")
         if base is None:
             return None
-        return value >= base if self.direction == "maximize" else value <= base
+        if abs(value - base) <= 1e-9 * max(1.0, abs(base)):
+            return 0
+        better = value > base if self.direction == "maximize" else value < base
+        return 1 if better else -1
 
     def elapsed(self, now: float) -> float:
         if self.started_at is None:

@@ -208,6 +208,9 @@ class EpisodeScreen(Screen):
         if title != self._shell_title:
             self._shell_title = title
             self.query_one(ShellPane).set_title(title)
+            if m.mode == "human" and not isinstance(self.focused, Input):
+                # A person now types the actions: put the cursor where they go.
+                self.query_one("#shell-input", Input).focus()
 
     # ---------------------------------------------------------------- controls
 

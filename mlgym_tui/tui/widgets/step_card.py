@@ -136,9 +136,11 @@ class StepCard(Static, can_focus=True):
                 text.append(f" (baseline {EpisodeModel.describe(base)})", style="dim")
         primary = self.model.primary_metric
         if primary in metrics:
-            better = self.model.beats_baseline(metrics[primary])
-            if better is True:
+            against = self.model.against_baseline(metrics[primary])
+            if against == 1:
                 text.append("  ▲ beats baseline", style="bold green")
-            elif better is False:
+            elif against == 0:
+                text.append("  = matches baseline", style="bold")
+            elif against == -1:
                 text.append("  ▼ below baseline", style="bold red")
         return text
