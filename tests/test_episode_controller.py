@@ -164,6 +164,11 @@ async def test_limit_change_triggers_max_steps_autosubmission(scripted_server, e
     assert len(scripted_server.requests) == 1
     final = seen.of(ev.ValidationScored)[-1]
     assert final.final and "Score" in final.metrics
+    # After the end every control is refused with one clear line, and nothing reaches the closed recorder.
+    for call in (lambda: c.message("hi"), lambda: c.inject("ls"), lambda: c.set_mode("human"), c.pause,
+                 lambda: c.set_limit("max_steps", 9)):
+        with pytest.raises(ControllerError, match="the episode has ended"):
+            call()
 
 
 async def test_format_errors_end_with_exit_format_and_api_errors_with_exit_api(scripted_server, engine, tmp_path):

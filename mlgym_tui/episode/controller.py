@@ -151,6 +151,7 @@ class Controller:
 
     # -- methods for front ends -------------------------------------------------------------------------------------
     def set_mode(self, mode: str) -> None:
+        self._require_live("change the mode")
         if mode not in MODES:
             raise ControllerError(f"unknown mode {mode!r}; use one of: {', '.join(MODES)}")
         if mode == self.mode:
@@ -170,6 +171,7 @@ class Controller:
         self.set_mode(self._previous_mode if self._previous_mode != "human" else "auto")
 
     def pause(self) -> None:
+        self._require_live("pause")
         if not self.paused:
             self.paused = True
             self._step_tokens = 0
@@ -177,6 +179,7 @@ class Controller:
             self._poke()
 
     def resume(self) -> None:
+        self._require_live("resume")
         if self.paused:
             self.paused = False
             self.emit(ev.Resumed())
@@ -184,6 +187,7 @@ class Controller:
 
     def step_once(self) -> None:
         """While paused: let exactly one more step run (pausing first if running)."""
+        self._require_live("step")
         if not self.paused:
             self.pause()
         self._step_tokens += 1
@@ -207,6 +211,7 @@ class Controller:
         self._poke()
 
     def submit_human_action(self, action: str) -> None:
+        self._require_live("run a command")
         if not action.strip():
             raise ControllerError("the action is empty; type a command to run")
         self._human_queue.append(action)
@@ -217,6 +222,7 @@ class Controller:
         self.submit_human_action(command)
 
     def message(self, text: str) -> None:
+        self._require_live("message the agent")
         if not text.strip():
             raise ControllerError("the message is empty; type something for the agent to read")
         if self.policy is None:
@@ -237,6 +243,7 @@ class Controller:
         self._poke()
 
     def set_limit(self, name: str, value: float) -> None:
+        self._require_live("change a limit")
         if name not in LIMIT_NAMES:
             raise ControllerError(f"unknown limit {name!r}; use one of: {', '.join(LIMIT_NAMES)}")
         if value is None or value < 0 or (name == "max_steps" and value < 1):
@@ -251,6 +258,10 @@ class Controller:
             setattr(self.policy, name, getattr(self, name))
         self.emit(ev.LimitChanged(name=name, value=float(value)))
         self._poke()
+
+    def _require_live(self, what: str) -> None:
+        if self.done:
+            raise ControllerError(f"cannot {what}: the episode has ended ({self.exit_status}); start or fork a new one")
 
     def _require_pending(self, what: str) -> None:
         if self.pending is None:
