@@ -1,14 +1,19 @@
-"""`mlgym-tui replay PATH`: list a recorded run's steps, or `--reexecute` them in a fresh container and report
-where observations or scores diverge (exit code 1 when they do)."""
+"""`mlgym-tui replay PATH`: open a recorded run in the replay screen (`--follow` tails a run being written);
+`--list` prints its steps instead; `--reexecute` runs them again in a fresh container and reports where
+observations or scores diverge (exit code 1 when they do)."""
 
 from __future__ import annotations
+
+import sys
 
 from mlgym_tui.commands.common import add_engine_option, fail
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("replay", help="list a run's steps, or re-execute them and report divergences")
+    parser = subparsers.add_parser("replay", help="replay a run in the TUI; --list its steps; --reexecute them")
     parser.add_argument("path", help="run directory, events.jsonl or .traj (ours or MLGym's)")
+    parser.add_argument("--list", action="store_true", help="print the steps as plain text instead of opening the UI")
+    parser.add_argument("--follow", action="store_true", help="tail a run another process is still writing")
     parser.add_argument("--reexecute", action="store_true", help="run every action again in a fresh container")
     parser.add_argument("--lines", type=int, default=5, help="lines of each differing observation to show")
     add_engine_option(parser)
@@ -21,9 +26,12 @@ def run(args) -> int:
     from mlgym_tui.trajectory import TrajectoryError, load_run
 
     try:
-        if not args.reexecute:
+        if args.list or (not args.reexecute and not sys.stdout.isatty()):
+            # piped or redirected output gets the plain listing: there is no terminal to draw the UI on
             print(listing(load_run(args.path)))
             return 0
+        if not args.reexecute:
+            return open_ui(args.path, args.follow)
         import asyncio
 
         from mlgym_tui.config.settings import load_settings
@@ -40,6 +48,18 @@ def run(args) -> int:
         return fail(str(exc), 2)
     print(report.render(args.lines))
     return 0 if not report.divergences else 1
+
+
+def open_ui(path: str, follow: bool) -> int:
+    from pathlib import Path
+
+    if not Path(path).exists():
+        return fail(f"{path}: no such file or directory; expected a run directory, events.jsonl or .traj", 2)
+    from mlgym_tui.tui.app import MLGymApp
+    from mlgym_tui.tui.screens.replay import ReplayScreen
+
+    MLGymApp(start_screen=ReplayScreen(path, follow=follow)).run()
+    return 0
 
 
 def listing(run) -> str:

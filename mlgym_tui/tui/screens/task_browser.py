@@ -22,6 +22,7 @@ class TaskBrowser(Screen):
         Binding("h", "start_human", "Human episode", id="start_human"),
         Binding("slash", "focus_filter", "Filter", id="filter"),
         Binding("f5", "reload_runs", "Reload runs", id="reload_runs"),
+        Binding("o", "open_run", "Open run", id="open_run"),
     ]
 
     def __init__(self, tasks: dict | None, problems: list[str] | None = None) -> None:
@@ -110,6 +111,8 @@ class TaskBrowser(Screen):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "task-table":
             self.action_start()
+        elif event.data_table.id == "runs-table" and event.row_key is not None:
+            self.open_replay(event.row_key.value)
 
     def show_task(self, task) -> None:
         self.query_one(TaskDetails).show(task)
@@ -140,3 +143,14 @@ class TaskBrowser(Screen):
     def launch(self, request: EpisodeRequest | None) -> None:
         if request is not None:
             self.app.start_episode(request)
+
+    def action_open_run(self) -> None:
+        from mlgym_tui.tui.widgets.file_picker import FilePicker
+
+        self.app.push_screen(FilePicker(self.app.runs_dir()), self.open_replay)
+
+    def open_replay(self, path) -> None:
+        if path:
+            from mlgym_tui.tui.screens.replay import ReplayScreen
+
+            self.app.push_screen(ReplayScreen(path))

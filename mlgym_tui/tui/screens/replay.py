@@ -1,0 +1,857 @@
+"""The replay screen: a recorded run shown with the live episode's widgets, one step at a time.
+
+A run is folded once into a `ReplayIndex` (an EpisodeModel fed the whole stream, with a snapshot of the
+scalar state at every step boundary and each step's shell output). Moving the cursor to step k then costs the
+same in both directions: the view model takes the first k transcript cards and the snapshot's figures, the
+shell pane is redrawn from the last few steps' output. Follow mode extends the index as another process
+appends to events.jsonl; a fork re-executes the first N steps in a fresh container under the live EpisodeScreen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyte
+from rich.console import Group
+from rich.markdown import Markdown
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, Input, Label, Select, Static
+
+from mlgym_tui.episode import events as ev
+from mlgym_tui.tui.episode_model import EpisodeModel, LiveStep, StepView
+from mlgym_tui.tui.screens.episode import EPISODE_BINDINGS, EpisodeScreen
+from mlgym_tui.tui.widgets.metrics_pane import MetricsPane
+from mlgym_tui.tui.widgets.pending_action import PendingAction
+from mlgym_tui.tui.widgets.shell_pane import ShellPane
+from mlgym_tui.tui.widgets.shell_view import ShellView
+from mlgym_tui.tui.widgets.status_bar import StatusBar
+from mlgym_tui.tui.widgets.step_card import StepCard
+from mlgym_tui.tui.widgets.timeline import Timeline
+from mlgym_tui.tui.widgets.transcript import Transcript
+
+SHELL_STEPS = 6  # the shell pane shows at most this many steps' output before the cursor...
+SHELL_CHARS = 24_000  # ...and at most about this much of it
+AUTHORS = (None, "agent", "human", "replay")
+
+
+# ==================================================================== the index (no widgets)
+
+
+@dataclass
+class Snapshot:
+    """The scalar part of the episode model at a step boundary (the lists are prefixes, given by lengths)."""
+
+    n_validations: int = 0
+    n_errors: int = 0
+    n_messages: int = 0
+    cost: float = 0.0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    mode: str = "auto"
+    paused: bool = False
+    max_steps: int = 0
+    cost_limit: float = 0.0
+    exit_status: str | None = None
+    ended_at: float | None = None
+    last_event_t: float | None = None
+    live: LiveStep | None = None
+
+
+SCALARS = [f.name for f in dataclasses.fields(Snapshot) if not f.name.startswith("n_") and f.name != "live"]
+STATIC = ("task_id", "model", "agent", "engine", "container", "started_at", "baseline", "primary_metric", "direction")
+
+
+@dataclass
+class ReplayIndex:
+    """Everything the replay needs to show any step quickly, folded once from the event stream."""
+
+    fold: EpisodeModel = field(default_factory=EpisodeModel)
+    frozen: list[Snapshot] = field(default_factory=list)  # frozen[c]: state with c cards, before card c+1 began
+    shell: list[str] = field(default_factory=list)  # shell output of card i (0-based)
+    failures: list[int] = field(default_factory=list)  # 1-based card numbers, sorted
+    validations: list[int] = field(default_factory=list)
+    humans: list[int] = field(default_factory=list)
+    format_errors: set[int] = field(default_factory=set)  # step numbers with a format error
+    human_first: float | None = None  # first human command's start time
+    submitted_at: float | None = None
+    events_seen: int = 0
+    _chunks_seen: bool = False  # the current card's output arrived as output_chunk events
+    _haystack: list[str] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, events: list[ev.Event]) -> "ReplayIndex":
+        index = cls()
+        index.extend(events)
+        return index
+
+    @property
+    def cards(self) -> list[StepView]:
+        return self.fold.steps
+
+    @property
+    def total(self) -> int:
+        return len(self.fold.steps)
+
+    def _last_step_no(self) -> int:
+        return self.fold.steps[-1].step if self.fold.steps else 0
+
+    def _snapshot(self) -> Snapshot:
+        m = self.fold
+        snap = Snapshot(n_validations=len(m.validations), n_errors=len(m.errors), n_messages=len(m.messages))
+        for name in SCALARS:
+            setattr(snap, name, getattr(m, name))
+        return snap
+
+    def extend(self, events: list[ev.Event]) -> None:
+        fold = self.fold
+        for event in events:
+            step = getattr(event, "step", None)
+            if (step is not None and step > self._last_step_no() and len(self.frozen) == len(fold.steps)
+                    and not isinstance(event, ev.ValidationScored)):
+                self.frozen.append(self._snapshot())  # the next card begins: the current one is complete
+            before = len(fold.steps)
+            if isinstance(event, ev.CommandStarted):
+                self._chunks_seen = True
+            fold.apply(event)
+            if isinstance(event, ev.FormatError):
+                self.format_errors.add(event.step)
+            if len(fold.steps) > before:
+                self._new_card(fold.steps[-1], event)
+            elif isinstance(event, ev.ValidationScored):
+                card = self._card_of_step(event.step)
+                if card and (not self.validations or self.validations[-1] != card):
+                    self.validations.append(card)
+                if event.final and self.submitted_at is None:
+                    self.submitted_at = event.t
+            elif isinstance(event, ev.EpisodeEnded) and event.exit_status.startswith("submitted"):
+                self.submitted_at = self.submitted_at or event.t
+        self.events_seen += len(events)
+
+    def _card_of_step(self, step: int) -> int | None:
+        for i in range(len(self.fold.steps) - 1, max(-1, len(self.fold.steps) - 4), -1):
+            if self.fold.steps[i].step == step:
+                return i + 1
+        return None
+
+    def _new_card(self, card: StepView, event: ev.Event) -> None:
+        number = len(self.fold.steps)
+        chunks = self.fold.drain_shell()
+        if not self._chunks_seen and card.rejected is None:
+            # a .traj (or a stream without output events): draw the step as a shell would have shown it
+            first = card.action.splitlines()[0] if card.action else ""
+            chunks = f"\r\n\x1b[1;36m$ {first}\x1b[0m\r\n" + card.observation.replace("\n", "\r\n") + "\r\n"
+        self.shell.append(chunks)
+        self._chunks_seen = False
+        if card.rejected is None and (card.exit_code not in (0, None) or card.timed_out
+                                      or card.step in self.format_errors):
+            self.failures.append(number)
+        if card.author == "human":
+            self.humans.append(number)
+            if self.human_first is None and isinstance(event, ev.StepRecorded):
+                self.human_first = event.started_at or (event.t - event.duration)
+        if card.validation is not None:
+            self.validations.append(number)
+
+    # ---------------------------------------------------------------- queries
+
+    def snapshot(self, cards: int) -> Snapshot:
+        return self.frozen[cards] if cards < len(self.frozen) else self._snapshot()
+
+    def shell_at(self, cards: int) -> str:
+        parts: list[str] = []
+        size = 0
+        for i in range(cards - 1, max(-1, cards - 1 - SHELL_STEPS), -1):
+            parts.append(self.shell[i])
+            size += len(self.shell[i])
+            if size >= SHELL_CHARS:
+                break
+        text = "".join(reversed(parts))
+        return text[-SHELL_CHARS:]
+
+    def haystack(self, i: int) -> str:
+        while len(self._haystack) < len(self.fold.steps):
+            s = self.fold.steps[len(self._haystack)]
+            self._haystack.append(f"{s.thought}\n{s.action}\n{s.observation}".lower())
+        return self._haystack[i]
+
+    def search(self, query: str) -> list[int]:
+        needle = query.lower()
+        if not needle:
+            return []
+        return [i + 1 for i in range(self.total) if needle in self.haystack(i)]
+
+    def marks(self) -> dict[str, set[int]]:
+        return {"failure": set(self.failures), "validation": set(self.validations), "human": set(self.humans)}
+
+    def human_seconds(self) -> float | None:
+        if self.human_first is None or self.submitted_at is None:
+            return None
+        return max(0.0, self.submitted_at - self.human_first)
+
+    def recorded_steps_before(self, cards: int) -> int:
+        """Steps a fork at card `cards` re-executes (rejected proposals are cards, not steps)."""
+        return sum(1 for s in self.fold.steps[:cards] if s.rejected is None)
+
+
+def next_in(sorted_cards: list[int], cursor: int, direction: int, allowed=None) -> int | None:
+    """The first card after (direction 1) or before (-1) the cursor in a sorted list, if any."""
+    if direction > 0:
+        i = bisect.bisect_right(sorted_cards, cursor)
+        candidates = sorted_cards[i:]
+    else:
+        i = bisect.bisect_left(sorted_cards, cursor)
+        candidates = reversed(sorted_cards[:i])
+    for card in candidates:
+        if allowed is None or allowed(card):
+            return card
+    return None
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+
+
+def highlighted(card: StepCard, query: str) -> Group:
+    """The card's content with every occurrence of the query highlighted (thought shown as plain text)."""
+    group = card.build()
+    pattern = re.compile(re.escape(query), re.IGNORECASE)
+    style = "bold black on yellow"
+    parts: list[Any] = []
+    for part in group.renderables:
+        if isinstance(part, Markdown):
+            part = Text(part.markup)
+        if isinstance(part, Text):
+            part.highlight_regex(pattern, style)
+        elif isinstance(part, Syntax):
+            lines = part.code.split("\n")
+            for n, line in enumerate(lines, start=1):
+                for m in pattern.finditer(line):
+                    part.stylize_range(style, (n, m.start()), (n, m.end()))
+        parts.append(part)
+    return Group(*parts)
+
+
+# ==================================================================== dialogs
+
+
+class ForkDialog(ModalScreen[dict | None]):
+    """Who continues a fork: the agent (config, model) or a person; and on which engine."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="fork_cancel")]
+
+    def __init__(self, task_id: str, steps: int, engine: str = "auto", agent: str = "default") -> None:
+        super().__init__()
+        self.task_id, self.steps, self.engine, self.agent = task_id, steps, engine, agent
+
+    def compose(self) -> ComposeResult:
+        from mlgym_tui.tui.episode_request import ENGINES, agent_choices
+
+        agents = [a for a in agent_choices() if a not in ("human", "replay")]
+        agent = self.agent if self.agent in agents else ("default" if "default" in agents else Select.BLANK)
+        with Vertical(id="start-box"):
+            yield Label(f"Fork [b]{self.task_id}[/b] at step {self.steps}: re-execute the first {self.steps} "
+                        "action(s) in a fresh container, then continue", id="start-title")
+            with Grid(id="start-grid"):
+                yield Label("continue as")
+                yield Select([("the agent", "agent"), ("a human (me)", "human")], value="agent", id="fork-who",
+                             allow_blank=False)
+                yield Label("agent config")
+                yield Select([(a, a) for a in agents], value=agent, id="fork-agent", allow_blank=not agents)
+                yield Label("model")
+                yield Input(placeholder="(from the agent config)", id="fork-model")
+                yield Label("engine")
+                yield Select([(e, e) for e in ENGINES], value=self.engine if self.engine in ENGINES else "auto",
+                             id="fork-engine", allow_blank=False)
+            with Horizontal(id="start-buttons"):
+                yield Button("Agent continues", variant="success", id="fork-agent-go")
+                yield Button("Human continues", variant="primary", id="fork-human-go")
+                yield Button("Cancel", id="fork-cancel")
+
+    def choice(self, who: str) -> dict:
+        agent = self.query_one("#fork-agent", Select).value
+        return {"who": who, "agent": "human" if who == "human" else (str(agent) if agent is not Select.BLANK
+                                                                      else "default"),
+                "model": self.query_one("#fork-model", Input).value.strip(),
+                "engine": str(self.query_one("#fork-engine", Select).value)}
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "fork-agent-go":
+            self.dismiss(self.choice("agent"))
+        elif event.button.id == "fork-human-go":
+            self.dismiss(self.choice("human"))
+        else:
+            self.dismiss(None)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(self.choice(str(self.query_one("#fork-who", Select).value)))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class TextReport(ModalScreen[None]):
+    """A scrollable text report (the fork's divergences); escape closes it."""
+
+    BINDINGS = [Binding("escape", "close", "Close", id="report_close")]
+    CSS = "TextReport { align: center middle; } #report-box { width: 100; height: 80%; border: thick $warning; " \
+          "background: $surface; padding: 0 1; }"
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__()
+        self.title_text, self.text = title, text
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="report-box"):
+            yield Label(self.title_text, classes="pane-title")
+            yield Static(Text(self.text), id="report-text")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+# ==================================================================== the live fork
+
+
+class ForkEpisodeScreen(EpisodeScreen):
+    """The live EpisodeScreen, plus the fork's progress in the status bar and its divergence report."""
+
+    BINDINGS = [Binding("f6", "divergences", "Divergences", id="fork_divergences")]
+
+    def __init__(self, *, starter, fork_step: int, **kw: Any) -> None:
+        super().__init__(starter=starter, **kw)
+        self.fork_step = fork_step
+        self.reported = False
+
+    def replayed(self) -> int:
+        return sum(1 for s in self.model.steps if s.author == "replay")
+
+    def update_status(self) -> None:
+        super().update_status()
+        bar = self.query_one(StatusBar)
+        done = self.replayed()
+        ended = self.model.exit_status is not None
+        if done < self.fork_step and not ended:
+            bar.busy = f"fork: re-executing step {done + 1} of {self.fork_step}"
+        elif not self.reported and (done >= self.fork_step or ended) and self.controller is not None:
+            self.reported = True
+            self.call_later(self.report_divergences)
+        bar.detail = f"fork of step {self.fork_step}  " + bar.detail
+
+    def report_divergences(self) -> None:
+        divergences = list(getattr(self.controller, "divergences", []) or [])
+        if not divergences:
+            if self.fork_step:
+                self.notify(f"fork: the {self.fork_step} re-executed step(s) matched the parent", timeout=4)
+            return
+        self.notify("; ".join(d.summary() for d in divergences[:3]) + " (F6: full report)",
+                    title=f"fork diverged at {len(divergences)} step(s)", severity="warning", timeout=10)
+
+    def action_divergences(self) -> None:
+        divergences = list(getattr(self.controller, "divergences", []) or [])
+        text = "\n\n".join(d.details() for d in divergences) or "no divergence: every re-executed step matched"
+        self.app.push_screen(TextReport(f"fork of step {self.fork_step}: divergence report", text))
+
+
+# ==================================================================== the replay screen
+
+
+REPLAY_BINDINGS = [
+    Binding("right", "step(1)", "Next", id="replay_next"),
+    Binding("left", "step(-1)", "Previous", id="replay_previous"),
+    Binding("full_stop", "step(1)", "Next", id="replay_next_alt", show=False),
+    Binding("comma", "step(-1)", "Previous", id="replay_previous_alt", show=False),
+    Binding("home,g", "first", "First", id="replay_first", show=False),
+    Binding("end,G", "last", "Last", id="replay_last", show=False),
+    Binding("colon", "goto", "Go to step", id="replay_goto"),
+    Binding("slash", "search", "Search", id="replay_search"),
+    Binding("n", "match(1)", "Next match", id="replay_next_match", show=False),
+    Binding("N", "match(-1)", "Previous match", id="replay_previous_match", show=False),
+    Binding("x", "jump('failure', 1)", "Next failure", id="replay_next_failure"),
+    Binding("X", "jump('failure', -1)", "Previous failure", id="replay_previous_failure", show=False),
+    Binding("v", "jump('validation', 1)", "Next validation", id="replay_next_validation", show=False),
+    Binding("V", "jump('validation', -1)", "Previous validation", id="replay_previous_validation", show=False),
+    Binding("u", "jump('human', 1)", "Next human step", id="replay_next_human", show=False),
+    Binding("U", "jump('human', -1)", "Previous human step", id="replay_previous_human", show=False),
+    Binding("a", "cycle_author", "Author filter", id="replay_author"),
+    Binding("t", "toggle_follow", "Follow", id="replay_follow"),
+    Binding("f", "fork", "Fork here", id="replay_fork"),
+] + [b for b in EPISODE_BINDINGS if b.action.startswith(("toggle_pane", "zoom"))] + [
+    Binding("escape", "back", "Back", id="replay_back", show=False),
+]
+
+
+class ReplayScreen(EpisodeScreen, inherit_bindings=False):
+    """A recorded run (run directory, events.jsonl or .traj) with a step cursor, search, follow and fork."""
+
+    BINDINGS = REPLAY_BINDINGS
+    CSS = """
+    #replay-notice { dock: top; height: auto; max-height: 3; background: $warning 30%; padding: 0 1; }
+    Timeline { dock: bottom; height: 2; padding: 0 1; background: $panel; }
+    Timeline:focus { background: $boost; }
+    #replay-search { dock: bottom; height: 3; display: none; }
+    #replay-search.-open { display: block; }
+    StepCard.-cursor { border-left: thick $accent; }
+    """
+
+    def __init__(self, path: Path | str | None = None, *, run: Any = None, follow: bool = False,
+                 clock=None) -> None:
+        super().__init__(clock=clock)
+        self.path = Path(path) if path is not None else (Path(run.source) if run is not None else None)
+        self.run = run
+        self.index: ReplayIndex | None = None
+        self.cursor = 0
+        self.author_filter: str | None = None
+        self.query_text = ""
+        self.matches: list[int] = []
+        self.follow = follow
+        self.tail = None
+        self.warnings: list[str] = []
+        self.loaded = False
+        self._highlighted: StepCard | None = None
+        self._filter_changed = False
+        self._stop_follow: asyncio.Event | None = None
+
+    # ---------------------------------------------------------------- layout
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status-bar")
+        yield Static("", id="replay-notice")
+        with Horizontal(id="episode-body"):
+            with Vertical(id="transcript-pane", classes="pane"):
+                yield Transcript(self.model, id="transcript")
+                yield PendingAction(id="pending")
+            with Vertical(id="side-panes"):
+                yield ShellPane(id="shell-pane", classes="pane")
+                yield MetricsPane(self.model, id="metrics-pane", classes="pane")
+        yield Footer()
+        yield Input(placeholder="search thoughts, actions and observations (enter: find, escape: close)",
+                    id="replay-search")
+        yield Timeline(id="timeline")
+
+    def on_mount(self) -> None:
+        self.query_one(MetricsPane).clock = self.clock
+        self.query_one("#replay-notice").display = False
+        self.query_one("#shell-input").display = False  # nothing to type into a recording
+        self.query_one(PendingAction).show(None)
+        self.query_one(StatusBar).mode = "replay"
+        self.query_one(Timeline).focus()
+        if self.run is not None:
+            self.loaded_run(self.run, ReplayIndex.build(self.run.events), None)
+        else:
+            self.query_one(StatusBar).busy = f"opening {self.path}"
+            self.run_worker(self.load, name="replay-load", group="replay", thread=True, exclusive=True)
+
+    def on_unmount(self) -> None:
+        if self._stop_follow is not None:
+            self._stop_follow.set()
+
+    # ---------------------------------------------------------------- loading and following
+
+    def events_path(self) -> Path | None:
+        path = self.path
+        if path is None:
+            return None
+        if path.is_dir():
+            return path / "events.jsonl" if (path / "events.jsonl").exists() or not list(path.glob("*.traj")) else None
+        return path if path.suffix == ".jsonl" else None
+
+    def load(self) -> None:
+        """Worker thread: read and fold the run; the widgets are touched only in `loaded_run`."""
+        from mlgym_tui.trajectory import EventTail, LoadedRun, TrajectoryError, load_run
+        from mlgym_tui.trajectory.loaded_run import RunMeta
+
+        tail = None
+        try:
+            events_path = self.events_path()
+            if self.follow and events_path is not None:
+                tail = EventTail(events_path)
+                events = tail.read_new()
+                run = LoadedRun.from_events(events, events_path, "events.jsonl", list(tail.warnings),
+                                            RunMeta(task_id="unknown", run_id=events_path.parent.name))
+            else:
+                run = load_run(self.path)
+        except (TrajectoryError, OSError) as exc:
+            self.app.call_from_thread(self.load_failed, str(exc))
+            return
+        index = ReplayIndex.build(run.events)
+        self.app.call_from_thread(self.loaded_run, run, index, tail)
+
+    def load_failed(self, message: str) -> None:
+        self.query_one(StatusBar).busy = ""
+        self.warnings = [message]
+        self.show_notice()
+        self.notify(message, title="cannot replay", severity="error", timeout=15)
+
+    def loaded_run(self, run: Any, index: ReplayIndex, tail: Any) -> None:
+        from mlgym_tui.trajectory import NOT_ENDED_WARNING
+
+        self.run, self.index, self.tail = run, index, tail
+        self.query_one(StatusBar).busy = ""
+        self.warnings = [w for w in run.warnings if not (self.follow and w == NOT_ENDED_WARNING)]
+        if self.follow and tail is None:
+            self.follow = False
+            self.notify("follow mode needs an events.jsonl (a .traj is rewritten whole); showing it as it is",
+                        severity="warning", timeout=8)
+        self.show_notice()
+        if self.warnings:
+            lost = "; ".join(self.warnings[:3]) + (f" (+{len(self.warnings) - 3} more)" if len(self.warnings) > 3 else "")
+            self.notify(lost, title="opened with what it holds", severity="warning", timeout=12)
+        self.loaded = True
+        self.go(index.total, force=True)
+        if self.follow:
+            self.start_follow()
+
+    def show_notice(self) -> None:
+        notice = self.query_one("#replay-notice", Static)
+        notice.display = bool(self.warnings)
+        if self.warnings:
+            notice.update(Text("⚠ " + " · ".join(self.warnings), no_wrap=False))
+
+    def start_follow(self) -> None:
+        if self.tail is None:
+            events_path = self.events_path()
+            if events_path is None:
+                self.follow = False
+                self.notify("follow mode needs an events.jsonl (a .traj is rewritten whole)", severity="warning")
+                return
+            from mlgym_tui.trajectory import EventTail
+
+            self.tail = EventTail(events_path)
+            self.tail.read_new()  # what is already shown: only what comes next is new
+        self._stop_follow = asyncio.Event()
+        self.run_worker(self.watch_file(self._stop_follow), name="replay-follow", group="follow", exclusive=True)
+        self.set_interval(0.5, self.poll_tail, name="replay-follow-poll")  # in case a file event is missed
+        self.update_status()
+
+    async def watch_file(self, stop: asyncio.Event) -> None:
+        from watchfiles import awatch
+
+        folder = self.tail.path.parent
+        async for _changes in awatch(folder, stop_event=stop, debounce=50, step=25, recursive=False):
+            self.poll_tail()
+
+    def poll_tail(self) -> None:
+        if not self.follow or self.tail is None or self.index is None:
+            return
+        new = self.tail.read_new()
+        if new:
+            self.append_events(new)
+
+    def append_events(self, new: list[ev.Event]) -> None:
+        index = self.index
+        was_last = self.cursor >= index.total
+        index.extend(new)
+        if self.run is not None and self.run.meta.task_id in ("", "unknown"):
+            started = next((e for e in new if isinstance(e, ev.EpisodeStarted)), None)
+            if started is not None:
+                from mlgym_tui.trajectory.loaded_run import RunMeta
+
+                self.run.meta = RunMeta.from_started(started)
+        self.go(index.total if was_last else self.cursor, force=True)
+
+    def action_toggle_follow(self) -> None:
+        if self.follow:
+            self.follow = False
+            if self._stop_follow is not None:
+                self._stop_follow.set()
+            self.notify("follow mode off", timeout=2)
+        else:
+            self.follow = True
+            self.start_follow()
+            if self.follow:
+                self.notify("following: new steps appear as they are recorded", timeout=3)
+        self.update_status()
+
+    # ---------------------------------------------------------------- the cursor
+
+    def visible(self, card: int) -> bool:
+        return self.author_filter is None or self.index.cards[card - 1].author == self.author_filter
+
+    def go(self, card: int, force: bool = False) -> None:
+        index = self.index
+        if index is None:
+            return
+        card = max(min(card, index.total), 1 if index.total else 0)
+        if card == self.cursor and not force:
+            return
+        self.cursor = card
+        self.show_cursor()
+
+    def show_cursor(self) -> None:
+        index, m, c = self.index, self.model, self.cursor
+        if index is None:
+            return
+        snap = index.snapshot(c)
+        fold = index.fold
+        for name in STATIC:
+            setattr(m, name, getattr(fold, name))
+        for name in SCALARS:
+            setattr(m, name, getattr(snap, name))
+        cards = index.cards[:c]
+        m.steps = cards if self.author_filter is None else [s for s in cards if s.author == self.author_filter]
+        m.validations = fold.validations[:snap.n_validations]
+        m.errors = fold.errors[:snap.n_errors]
+        m.messages = fold.messages[:snap.n_messages]
+        m.live = None
+        m.ended_at = snap.ended_at or snap.last_event_t  # elapsed time as it was at this step
+        transcript = self.query_one(Transcript)
+        if self._filter_changed:
+            self._filter_changed = False
+            for card in transcript.cards.values():
+                card.remove()
+            transcript.cards.clear()
+        transcript.window_end = None
+        transcript.sync()
+        self.query_one(MetricsPane).refresh_all()
+        view = self.query_one(ShellView)
+        view.terminal.screen.reset()
+        view.terminal.screen.set_mode(pyte.modes.LNM)  # reset() clears it; the terminal sets it at creation
+        view.feed(index.shell_at(c))
+        timeline = self.query_one(Timeline)
+        marks = index.marks()
+        if self.author_filter is not None:
+            marks["filtered"] = {i + 1 for i, s in enumerate(index.cards) if s.author != self.author_filter}
+        timeline.set_marks(index.total, marks)
+        timeline.cursor = c
+        self.update_status()
+        self.call_after_refresh(self.mark_cursor_card)
+
+    def mark_cursor_card(self) -> None:
+        transcript = self.query_one(Transcript)
+        card = transcript.cards.get(len(self.model.steps) - 1)
+        previous = self._highlighted
+        if previous is not None and previous is not card and previous.is_mounted:
+            previous.remove_class("-cursor")
+            previous.rerender()
+        self._highlighted = card
+        if card is None or card.step_view is not self.index.cards[self.cursor - 1]:
+            return
+        card.add_class("-cursor")
+        query = self.query_text
+        if query and self.cursor in self.matches:
+            if query.lower() in card.step_view.observation.lower():
+                card.expanded = True
+            card.update(highlighted(card, query))
+        transcript.scroll_to_widget(card, animate=False, top=True)
+
+    def update_status(self) -> None:
+        bar = self.query_one(StatusBar)
+        index, run = self.index, self.run
+        bar.mode = "replay"
+        if index is None or run is None:
+            bar.detail = f"{self.path}"
+            return
+        meta, m = run.meta, self.model
+        human = meta.agent == "human" or (index.humans and len(index.humans) == sum(
+            1 for s in index.cards if s.rejected is None and s.author != "replay"))
+        parts = [f"step {self.cursor}/{index.total}"]
+        if human:
+            took = index.human_seconds()
+            parts.append("HUMAN baseline" + (f", first command → submission {format_duration(took)}"
+                                             if took is not None else " (not submitted)"))
+        parts.append(f"task {meta.task_id}")
+        if not human:
+            parts.append(f"agent {meta.agent} · model {meta.model}")
+        if meta.parent:
+            parts.append(f"fork of step {meta.fork_step}")
+        if m.exit_status:
+            parts.append(f"ended: {m.exit_status}")
+        if self.author_filter:
+            parts.append(f"filter: {self.author_filter}")
+        if self.query_text:
+            where = self.matches.index(self.cursor) + 1 if self.cursor in self.matches else "-"
+            parts.append(f"/{self.query_text}: {where} of {len(self.matches)}")
+        if self.follow:
+            parts.append("FOLLOWING")
+        if self.warnings:
+            parts.append(f"⚠ {len(self.warnings)} warning(s)")
+        bar.detail = "  ·  ".join(parts)
+        step = index.cards[self.cursor - 1] if self.cursor else None
+        caption = f"step {step.step} [{step.author}]" if step else "no steps"
+        self.query_one(Timeline).set_caption(
+            f"{caption}   ✗ failure {len(index.failures)}  ◆ validation {len(index.validations)}  "
+            f"H human {len(index.humans)}   ←/→ step  / search  x/v/u next failure/validation/human  f fork")
+
+    # ---------------------------------------------------------------- moves
+
+    def action_step(self, delta: int) -> None:
+        if self.index is None:
+            return
+        card = self.cursor + delta
+        while 1 <= card <= self.index.total and not self.visible(card):
+            card += delta
+        if 1 <= card <= self.index.total:
+            self.go(card)
+
+    def action_first(self) -> None:
+        if self.index is not None:
+            first = next((c for c in range(1, self.index.total + 1) if self.visible(c)), None)
+            if first is not None:
+                self.go(first)
+
+    def action_last(self) -> None:
+        if self.index is not None:
+            last = next((c for c in range(self.index.total, 0, -1) if self.visible(c)), None)
+            if last is not None:
+                self.go(last)
+
+    def action_goto(self) -> None:
+        from mlgym_tui.tui.screens.prompt import PromptScreen
+
+        self.app.push_screen(PromptScreen("Go to step (number as recorded)", "step"), self.goto_step)
+
+    def goto_step(self, text: str | None) -> None:
+        if not text or self.index is None:
+            return
+        try:
+            number = int(text.strip())
+        except ValueError:
+            self.notify(f"not a step number: {text.strip()!r}", severity="error")
+            return
+        card = next((i + 1 for i, s in enumerate(self.index.cards) if s.step == number), None)
+        if card is None:
+            self.notify(f"no step {number} (the run has steps {self.index.cards[0].step if self.index.cards else 0}"
+                        f"..{self.index.cards[-1].step if self.index.cards else 0})", severity="warning")
+            return
+        self.go(card)
+
+    def on_timeline_jump(self, message: Timeline.Jump) -> None:
+        self.go(message.card)
+
+    def action_jump(self, kind: str, direction: int) -> None:
+        if self.index is None:
+            return
+        cards = {"failure": self.index.failures, "validation": self.index.validations,
+                 "human": self.index.humans}[kind]
+        card = next_in(cards, self.cursor, direction, self.visible)
+        if card is None:
+            self.notify(f"no {'later' if direction > 0 else 'earlier'} {kind} step", timeout=2)
+            return
+        self.go(card)
+
+    def action_cycle_author(self) -> None:
+        if self.index is None:
+            return
+        present = {s.author for s in self.index.cards}
+        choices = [a for a in AUTHORS if a is None or a in present]
+        self.author_filter = choices[(choices.index(self.author_filter) + 1) % len(choices)] \
+            if self.author_filter in choices else None
+        self._filter_changed = True
+        self.notify(f"author filter: {self.author_filter or 'all'}", timeout=2)
+        if self.author_filter is not None and not self.visible(self.cursor):
+            after = next((c for c in range(self.cursor, self.index.total + 1) if self.visible(c)), None)
+            before = next((c for c in range(self.cursor, 0, -1) if self.visible(c)), None)
+            self.cursor = after or before or self.cursor
+        self.show_cursor()
+
+    # ---------------------------------------------------------------- search
+
+    def action_search(self) -> None:
+        box = self.query_one("#replay-search", Input)
+        box.add_class("-open")
+        box.value = self.query_text
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "replay-search":
+            return
+        event.stop()
+        event.input.remove_class("-open")
+        self.query_one(Timeline).focus()
+        self.search(event.value.strip())
+
+    def search(self, query: str) -> None:
+        self.query_text = query
+        self.matches = self.index.search(query) if self.index is not None else []
+        if not query:
+            self.show_cursor()
+            return
+        if not self.matches:
+            self.notify(f"no step matches {query!r}", severity="warning", timeout=3)
+            self.show_cursor()
+            return
+        card = next_in(self.matches, self.cursor - 1, 1, self.visible) or next_in(self.matches, 0, 1, self.visible)
+        if card is None:
+            self.notify(f"{len(self.matches)} match(es), none by {self.author_filter}", severity="warning")
+            self.show_cursor()
+            return
+        self.go(card, force=True)
+
+    def action_match(self, direction: int) -> None:
+        if not self.query_text:
+            self.action_search()
+            return
+        if self.index is not None and len(self.matches) != len(self.index.search(self.query_text)):
+            self.matches = self.index.search(self.query_text)  # follow mode added steps
+        card = next_in(self.matches, self.cursor, direction, self.visible)
+        if card is None:  # wrap around
+            card = next_in(self.matches, 0 if direction > 0 else self.index.total + 1, direction, self.visible)
+            if card is not None:
+                self.notify("search wrapped around", timeout=2)
+        if card is None:
+            self.notify(f"no step matches {self.query_text!r}", severity="warning", timeout=2)
+            return
+        self.go(card, force=True)
+
+    def action_back(self) -> None:
+        box = self.query_one("#replay-search", Input)
+        if box.has_class("-open"):
+            box.remove_class("-open")
+            self.query_one(Timeline).focus()
+            return
+        if self.query_text:
+            self.query_text, self.matches = "", []
+            self.show_cursor()
+            return
+        super().action_back()
+
+    # ---------------------------------------------------------------- fork
+
+    def action_fork(self) -> None:
+        if self.index is None or self.run is None:
+            self.notify("nothing to fork: no run is loaded", severity="warning")
+            return
+        n = self.index.recorded_steps_before(self.cursor)
+        meta = self.run.meta
+        engine = meta.engine if meta.engine in ("docker", "podman", "local") else getattr(self.app, "default_engine",
+                                                                                         "auto")
+        agent = meta.agent if meta.agent not in ("human", "replay", "unknown") else "default"
+        self.app.push_screen(ForkDialog(meta.task_id, n, engine=engine, agent=agent),
+                             lambda choice: self.start_fork(choice, n))
+
+    def fork_parent(self) -> Path:
+        path = self.path.resolve()
+        return path.parent if path.name == "events.jsonl" else path
+
+    def start_fork(self, choice: dict | None, n: int) -> None:
+        if not choice:
+            return
+        from mlgym_tui.tui.episode_request import EpisodeRequest, make_starter
+
+        human = choice["who"] == "human"
+        request = EpisodeRequest(task_id=self.run.meta.task_id, agent=choice["agent"], model=choice["model"],
+                                 engine=choice["engine"], mode="human" if human else "auto")
+        options = dict(getattr(self.app, "episode_options", {}) or {})
+        if human:
+            options.pop("agent_config", None)
+        parent = self.fork_parent()
+        runs_dir = getattr(self.app, "_runs_dir", None) or (parent.parent if parent.is_dir() else Path("runs"))
+        starter = make_starter(request, runs_dir, parent=str(parent), fork_prefix=n, **options)
+        self.notify(f"forking at step {n}: re-executing {n} action(s) in a fresh container", timeout=4)
+        self.app.push_screen(ForkEpisodeScreen(starter=starter, fork_step=n, clock=self.clock))

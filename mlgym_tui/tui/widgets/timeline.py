@@ -1,0 +1,96 @@
+"""The replay timeline: one cell per slice of the run, with markers for validations, failures and human steps.
+
+The cursor's cell is drawn reversed; a click jumps to the step under the mouse. The widget holds no run data of
+its own beyond the marker sets the replay screen gives it (`set_marks`) and the cursor (`cursor`, 1-based).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import events
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widget import Widget
+
+# highest priority first: what a cell shows when several steps share it
+MARKS = (
+    ("failure", "✗", "bold red"),
+    ("validation", "◆", "bold green"),
+    ("human", "H", "bold magenta"),
+    ("filtered", "·", "dim"),
+)
+PLAIN = ("─", "dim")
+
+
+class Timeline(Widget, can_focus=True):
+    @dataclass
+    class Jump(Message):
+        """The user clicked the timeline: go to this card (1-based)."""
+
+        card: int
+
+    cursor: reactive[int] = reactive(0)
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.total = 0
+        self.marks: dict[str, set[int]] = {}
+        self.caption = ""
+
+    def set_marks(self, total: int, marks: dict[str, set[int]]) -> None:
+        self.total, self.marks = total, marks
+        self.refresh()
+
+    def set_caption(self, caption: str) -> None:
+        if caption != self.caption:
+            self.caption = caption
+            self.refresh()
+
+    def watch_cursor(self) -> None:
+        self.refresh()
+
+    def cells(self, width: int) -> int:
+        """Cells in use: one per step while they fit, else the whole width (steps share cells)."""
+        return min(width, self.total)
+
+    def cell_of(self, card: int, width: int) -> int:
+        if not self.total:
+            return 0
+        if self.total <= width:
+            return card - 1
+        return min(width - 1, (card - 1) * width // self.total)
+
+    def card_at(self, x: int, width: int) -> int:
+        if not self.total:
+            return 0
+        card = x + 1 if self.total <= width else -(-x * self.total // width) + 1  # first card in cell x
+        return max(1, min(self.total, card))
+
+    def render(self) -> Text:
+        width = max(self.size.width, 1)
+        cells: list[tuple[str, str] | None] = [None] * width
+        rank: list[int] = [len(MARKS)] * width
+        for order, (name, glyph, style) in enumerate(MARKS):
+            for card in self.marks.get(name, ()):
+                if 1 <= card <= self.total:
+                    x = self.cell_of(card, width)
+                    if order < rank[x]:
+                        rank[x], cells[x] = order, (glyph, style)
+        line = Text(no_wrap=True, overflow="crop")
+        cursor_x = self.cell_of(self.cursor, width) if self.cursor else -1
+        for x in range(self.cells(width)):
+            glyph, style = cells[x] or PLAIN
+            if x == cursor_x:
+                style = f"{style} reverse"
+            line.append(glyph, style)
+        caption = Text(no_wrap=True, overflow="ellipsis")
+        caption.append(self.caption)
+        return Text("\n").join([line, caption])
+
+    def on_click(self, event: events.Click) -> None:
+        width = max(self.size.width, 1)
+        offset = event.get_content_offset(self)
+        if offset is not None and self.total and offset.y == 0 and offset.x < self.cells(width):
+            self.post_message(self.Jump(self.card_at(offset.x, width)))
