@@ -401,10 +401,10 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
 
     BINDINGS = REPLAY_BINDINGS
     CSS = """
-    #replay-notice { dock: top; height: auto; max-height: 3; background: $warning 30%; padding: 0 1; }
-    Timeline { dock: bottom; height: 2; padding: 0 1; background: $panel; }
+    #replay-notice { height: auto; max-height: 3; background: $warning 30%; padding: 0 1; }
+    Timeline { height: 2; padding: 0 1; background: $panel; }
     Timeline:focus { background: $boost; }
-    #replay-search { dock: bottom; height: 3; display: none; }
+    #replay-search { height: 3; display: none; }
     #replay-search.-open { display: block; }
     StepCard.-cursor { border-left: thick $accent; }
     """
@@ -439,10 +439,10 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
             with Vertical(id="side-panes"):
                 yield ShellPane(id="shell-pane", classes="pane")
                 yield MetricsPane(self.model, id="metrics-pane", classes="pane")
-        yield Footer()
         yield Input(placeholder="search thoughts, actions and observations (enter: find, escape: close)",
                     id="replay-search")
         yield Timeline(id="timeline")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(MetricsPane).clock = self.clock
