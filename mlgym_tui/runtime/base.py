@@ -48,6 +48,28 @@ class EngineInfo:
     isolated: bool
 
 
+class InteractiveTerminal(abc.ABC):
+    """A login shell on a pseudo-terminal for a person at the keyboard (not the agent's shell).
+
+    Bytes go both ways untouched: what the shell prints may hold any escape sequence, so a reader must render
+    it through a virtual terminal, never write it to a real one.
+    """
+
+    @abc.abstractmethod
+    async def read(self) -> bytes:
+        """Next bytes from the terminal; b"" once the shell has exited or the terminal was closed."""
+
+    @abc.abstractmethod
+    async def write(self, data: bytes) -> None: ...
+
+    @abc.abstractmethod
+    async def resize(self, columns: int, lines: int) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """End the shell (and what it started) and release the terminal; safe to call twice."""
+
+
 class Container(abc.ABC):
     id: str
     name: str
@@ -60,6 +82,10 @@ class Container(abc.ABC):
     @abc.abstractmethod
     async def open_shell(self, limits: ShellLimits | None = None, env: dict[str, str] | None = None) -> ShellSession:
         """A started persistent shell as the agent user in the workspace."""
+
+    async def open_terminal(self, columns: int = 80, lines: int = 24) -> InteractiveTerminal:
+        """An interactive login shell (`bash -l`) as the agent user in the workspace, on a terminal of this size."""
+        raise NotImplementedError(f"{self.engine_name} has no interactive terminal")
 
     @abc.abstractmethod
     def exec(self, cmd: list[str], user: str = "root", workdir: str | None = None,

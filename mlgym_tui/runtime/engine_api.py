@@ -16,7 +16,9 @@ import docker.errors
 import requests.exceptions
 
 from mlgym_tui.config.runtime import ShellLimits
-from mlgym_tui.runtime.base import AGENT_UID, AGENT_USER, LABEL, WORKSPACE, Container, ContainerSpec, Engine, EngineInfo, ExecResult
+from mlgym_tui.runtime.base import (
+    AGENT_UID, AGENT_USER, LABEL, WORKSPACE, Container, ContainerSpec, Engine, EngineInfo, ExecResult, InteractiveTerminal,
+)
 from mlgym_tui.runtime.errors import ContainerGone, CopyFailed, EngineUnavailable, ImageMissing, RuntimeProblem
 from mlgym_tui.runtime.shell import ShellSession, ShellTransport
 
@@ -143,6 +145,9 @@ class ApiContainer(Container):
         session = ShellSession(transport, limits, env)
         await session.start()
         return session
+
+    async def open_terminal(self, columns: int = 80, lines: int = 24) -> InteractiveTerminal:
+        return await asyncio.to_thread(_ExecTerminal.open, self, columns, lines)
 
     def exec(self, cmd, user="root", workdir=None, env=None, timeout=None) -> ExecResult:
         if timeout:
@@ -295,6 +300,86 @@ class _ExecTransport(ShellTransport):
             pass
 
     async def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class _ExecTerminal(InteractiveTerminal):
+    """A person's `bash -l` in the container: an exec with a terminal and stdin, attached over the API socket.
+
+    Every process it starts inherits a unique MLGYM_TERMINAL value, so closing it can end them all (closing the
+    socket alone does not stop an exec). The sweep runs as the agent user: root in the container lacks the
+    capability to read other users' /proc/<pid>/environ, the agent can read its own."""
+
+    def __init__(self, container: ApiContainer, exec_id: str, tag: str, sock: socket.socket, keep) -> None:
+        self.container = container
+        self.exec_id = exec_id
+        self.tag = tag
+        self.sock = sock
+        self._keep = keep
+        self._closed = False
+
+    @classmethod
+    def open(cls, container: ApiContainer, columns: int, lines: int) -> "_ExecTerminal":
+        api = container.api
+        tag = uuid.uuid4().hex
+        try:
+            exec_id = api.exec_create(
+                container.id, ["bash", "-l"], stdin=True, tty=True, user=AGENT_USER, workdir=container.workspace,
+                environment={"TERM": "xterm-256color", "HOME": container.home, "MLGYM_TERMINAL": tag,
+                             "COLUMNS": str(columns), "LINES": str(lines)},
+            )["Id"]
+            wrapper = api.exec_start(exec_id, socket=True, tty=True)
+        except docker.errors.NotFound:
+            raise ContainerGone(f"container {container.name} is gone", "start a new episode") from None
+        except (docker.errors.APIError, *_TRANSPORT_ERRORS) as exc:
+            raise ContainerGone(f"could not open a terminal in {container.name} ({_short(exc)})",
+                                "check `mlgym-tui doctor`") from None
+        sock = getattr(wrapper, "_sock", wrapper)
+        sock.setblocking(False)
+        terminal = cls(container, exec_id, tag, sock, wrapper)
+        terminal._resize(columns, lines)
+        return terminal
+
+    def _resize(self, columns: int, lines: int) -> None:
+        try:
+            self.container.api.exec_resize(self.exec_id, height=max(lines, 2), width=max(columns, 10))
+        except Exception:  # noqa: BLE001 - the exec may not be running yet or any more; the next resize retries
+            pass
+
+    async def read(self) -> bytes:
+        if self._closed:
+            return b""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.sock_recv(self.sock, 65536)
+        except (ConnectionError, OSError):
+            return b""
+
+    async def write(self, data: bytes) -> None:
+        if self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.sock_sendall(self.sock, data)
+        except (ConnectionError, OSError):
+            pass  # the shell is gone; read() reports the end
+
+    async def resize(self, columns: int, lines: int) -> None:
+        await asyncio.to_thread(self._resize, columns, lines)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        script = ('for p in /proc/[0-9]*; do tr "\\0" "\\n" < "$p/environ" 2>/dev/null | grep -qx "MLGYM_TERMINAL=$1" '
+                  '&& kill -KILL "${p#/proc/}" 2>/dev/null; done; true')
+        try:
+            await asyncio.to_thread(self.container.exec, ["sh", "-c", script, "sh", self.tag], AGENT_USER, None, None, 10)
+        except RuntimeProblem:
+            pass  # the container is gone, and the shell with it
         try:
             self.sock.close()
         except OSError:

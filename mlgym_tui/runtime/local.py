@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 
 from mlgym_tui.config.runtime import ShellLimits
-from mlgym_tui.runtime.base import Container, ContainerSpec, Engine, EngineInfo, ExecResult
+from mlgym_tui.runtime.base import Container, ContainerSpec, Engine, EngineInfo, ExecResult, InteractiveTerminal
 from mlgym_tui.runtime.errors import CopyFailed
 from mlgym_tui.runtime.shell import ShellSession, ShellTransport
 
@@ -62,6 +62,9 @@ class LocalContainer(Container):
         session = ShellSession(transport, limits, env)
         await session.start()
         return session
+
+    async def open_terminal(self, columns: int = 80, lines: int = 24) -> InteractiveTerminal:
+        return _HostTerminal.spawn(self, columns, lines)
 
     def exec(self, cmd, user="root", workdir=None, env=None, timeout=None) -> ExecResult:
         try:
@@ -182,6 +185,92 @@ class _PtyTransport(ShellTransport):
             pass
         if self.proc.poll() is None:
             self.proc.kill()
+        try:
+            os.close(self.master)
+        except OSError:
+            pass
+
+
+def _set_size(fd: int, columns: int, lines: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", max(lines, 2), max(columns, 10), 0, 0))
+
+
+class _HostTerminal(InteractiveTerminal):
+    """A person's `bash -l` on a host pty in the scratch workspace (the local engine has no container)."""
+
+    def __init__(self, proc: subprocess.Popen, master: int) -> None:
+        self.proc = proc
+        self.master = master
+        self._queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self._closed = False
+        asyncio.get_running_loop().add_reader(master, self._on_readable)
+
+    @classmethod
+    def spawn(cls, container: LocalContainer, columns: int, lines: int) -> "_HostTerminal":
+        master, slave = pty.openpty()
+        _set_size(slave, columns, lines)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LITELLM")}
+        env.update(HOME=container.home, TERM="xterm-256color", **container.env)
+        proc = subprocess.Popen(
+            ["bash", "-l"], stdin=slave, stdout=slave, stderr=slave, cwd=container.workspace, env=env,
+            start_new_session=True, preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+        )
+        os.close(slave)
+        os.set_blocking(master, False)
+        return cls(proc, master)
+
+    def _on_readable(self) -> None:
+        try:
+            data = os.read(self.master, 65536)
+        except OSError:
+            data = b""
+        if not data:
+            asyncio.get_running_loop().remove_reader(self.master)
+        self._queue.put_nowait(data)
+
+    async def read(self) -> bytes:
+        if self._closed:
+            return b""
+        return await self._queue.get()
+
+    async def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view and not self._closed:
+            try:
+                view = view[os.write(self.master, view):]
+            except BlockingIOError:
+                await asyncio.sleep(0.001)
+            except OSError:
+                return
+
+    async def resize(self, columns: int, lines: int) -> None:
+        if not self._closed:
+            try:
+                _set_size(self.master, columns, lines)
+            except OSError:
+                pass
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put_nowait(b"")
+        try:
+            asyncio.get_running_loop().remove_reader(self.master)
+        except (RuntimeError, ValueError):
+            pass
+        # SIGHUP first: bash passes it on to its jobs; then SIGKILL whatever is left of the shell's group.
+        for sig in (signal.SIGHUP, signal.SIGKILL):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                break
+            try:
+                await asyncio.to_thread(self.proc.wait, 1.0)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        await asyncio.to_thread(self.proc.wait)
         try:
             os.close(self.master)
         except OSError:

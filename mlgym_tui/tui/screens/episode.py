@@ -44,6 +44,7 @@ EPISODE_BINDINGS = [
     Binding("ctrl+r", "run_edited", "Run edited", id="run_edited", show=False, priority=True),
     Binding("r", "reject", "Reject", id="reject"),
     Binding("l", "limit", "Set limit", id="limit", show=False),
+    Binding("f6", "toggle_terminal", "Terminal", id="terminal", show=False, priority=True),
     Binding("1", "toggle_pane('transcript-pane')", "Transcript", id="toggle_transcript", show=False),
     Binding("2", "toggle_pane('shell-pane')", "Shell", id="toggle_shell", show=False),
     Binding("3", "toggle_pane('metrics-pane')", "Metrics", id="toggle_metrics", show=False),
@@ -214,7 +215,12 @@ class EpisodeScreen(Screen):
 
     # ---------------------------------------------------------------- controls
 
+    # priority keys a shell needs (ctrl+b/ctrl+k/ctrl+r): they go to the interactive terminal while it has focus
+    TERMINAL_KEYS = ("interrupt", "stop", "run_edited")
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.TERMINAL_KEYS and self._terminal_focused():
+            return False
         if action in ("approve", "edit", "reject", "run_edited"):
             waiting = self.controller is not None and getattr(self.controller, "pending", None) is not None
             return True if self.model.pending is not None or waiting else None  # None: shown greyed out
@@ -335,6 +341,36 @@ class EpisodeScreen(Screen):
                 self._call("submit_human_action", message.command)
             elif self._call("inject", message.command):
                 self.notify(f"injected: {message.command[:60]}", timeout=3)
+
+    # ---------------------------------------------------------------- interactive terminal
+
+    def _terminal_focused(self) -> bool:
+        from mlgym_tui.tui.widgets.container_terminal import ContainerTerminal
+
+        return isinstance(self.focused, ContainerTerminal)
+
+    def action_toggle_terminal(self) -> None:
+        from mlgym_tui.tui.widgets.terminal_pane import TerminalPane
+
+        panes = list(self.query(TerminalPane))
+        if panes:
+            for pane in panes:
+                pane.remove()
+            self.query_one("#shell-input", Input).focus()
+            return
+        container = getattr(getattr(self.controller, "env", None), "container", None)
+        if container is None or getattr(self.controller, "done", False):
+            self.notify("no live container: the terminal opens on a running episode", severity="warning")
+            return
+        pane = TerminalPane(container, id="terminal-pane")
+        self.query_one("#side-panes").mount(pane, before=0)  # the pane focuses its terminal once mounted
+
+    def on_container_terminal_closed(self, message) -> None:
+        from mlgym_tui.tui.widgets.terminal_pane import TerminalPane
+
+        for pane in self.query(TerminalPane):
+            pane.remove()
+        self.notify(f"terminal closed: {message.reason}", timeout=4)
 
     def action_toggle_pane(self, pane_id: str) -> None:
         pane = self.query_one(f"#{pane_id}")
