@@ -22,7 +22,7 @@ def test_snapshot_replay_screen(snap_compare, tmp_path):
             await pilot.pause(0.01)
         await pilot.press("slash", *"payoff", "enter")  # every step matches: the first is step 1
         await pilot.press("colon", *"6", "enter")
-        await pilot.pause(0.1)
+        await pilot.pause(0.4)  # the charts redraw once the cursor rests (CHARTS_AFTER_S)
         await pilot.pause()
 
     app = MLGymApp(deterministic=True, runs_dir=tmp_path,

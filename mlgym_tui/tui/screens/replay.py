@@ -40,6 +40,9 @@ from mlgym_tui.tui.widgets.step_card import StepCard
 from mlgym_tui.tui.widgets.timeline import Timeline
 from mlgym_tui.tui.widgets.transcript import Transcript
 
+CARDS = 12  # transcript cards mounted at once in a replay (the live screen's window is larger): enough to fill a
+# tall terminal, few enough that a jump re-mounts them within a frame budget; [ and ] still page back
+CHARTS_AFTER_S = 0.12  # redraw the score and duration charts when the cursor has rested this long
 SHELL_STEPS = 6  # the shell pane shows at most this many steps' output before the cursor...
 SHELL_CHARS = 24_000  # ...and at most about this much of it
 AUTHORS = (None, "agent", "human", "replay")
@@ -168,16 +171,25 @@ class ReplayIndex:
     def snapshot(self, cards: int) -> Snapshot:
         return self.frozen[cards] if cards < len(self.frozen) else self._snapshot()
 
-    def shell_at(self, cards: int) -> str:
+    def shell_at(self, cards: int, lines: int = 60, columns: int = 200) -> str:
+        """The end of the output up to card `cards`: its last `lines` lines (pyte is slow; more would scroll
+        out of the pane's screen anyway), cut at a line start, colours reset."""
         parts: list[str] = []
-        size = 0
+        size, newlines = 0, 0
+        limit = lines * columns
         for i in range(cards - 1, max(-1, cards - 1 - SHELL_STEPS), -1):
             parts.append(self.shell[i])
             size += len(self.shell[i])
-            if size >= SHELL_CHARS:
+            newlines += self.shell[i].count("\n")
+            if size >= limit or newlines > lines:
                 break
         text = "".join(reversed(parts))
-        return text[-SHELL_CHARS:]
+        cut = len(text)
+        for _ in range(lines + 1):
+            cut = text.rfind("\n", 0, cut)
+            if cut < 0:
+                return text[-limit:]
+        return "\x1b[0m" + text[cut + 1:][-limit:]
 
     def haystack(self, i: int) -> str:
         while len(self._haystack) < len(self.fold.steps):
@@ -325,6 +337,15 @@ class TextReport(ModalScreen[None]):
         self.dismiss(None)
 
 
+class ReplayTranscript(Transcript):
+    """The episode transcript with a smaller window of mounted cards (see CARDS)."""
+
+    def window(self) -> range:
+        total = len(self.model.steps)
+        end = total if self.window_end is None else min(self.window_end, total)
+        return range(max(0, end - CARDS), end)
+
+
 # ==================================================================== the live fork
 
 
@@ -426,6 +447,15 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
         self._highlighted: StepCard | None = None
         self._filter_changed = False
         self._stop_follow: asyncio.Event | None = None
+        self._reading = None
+        self._charts_timer = None
+        if run is None and path is not None:
+            # start reading at once, on a thread: the file is read while the app starts and paints
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = ThreadPoolExecutor(1, thread_name_prefix="replay-read")
+            self._reading = pool.submit(self.read)
+            pool.shutdown(wait=False)
 
     # ---------------------------------------------------------------- layout
 
@@ -434,7 +464,7 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
         yield Static("", id="replay-notice")
         with Horizontal(id="episode-body"):
             with Vertical(id="transcript-pane", classes="pane"):
-                yield Transcript(self.model, id="transcript")
+                yield ReplayTranscript(self.model, id="transcript")
                 yield PendingAction(id="pending")
             with Vertical(id="side-panes"):
                 yield ShellPane(id="shell-pane", classes="pane")
@@ -455,7 +485,7 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
             self.loaded_run(self.run, ReplayIndex.build(self.run.events), None)
         else:
             self.query_one(StatusBar).busy = f"opening {self.path}"
-            self.run_worker(self.load, name="replay-load", group="replay", thread=True, exclusive=True)
+            self.run_worker(self.load(), name="replay-load", group="replay", exclusive=True)
 
     def on_unmount(self) -> None:
         if self._stop_follow is not None:
@@ -471,12 +501,16 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
             return path / "events.jsonl" if (path / "events.jsonl").exists() or not list(path.glob("*.traj")) else None
         return path if path.suffix == ".jsonl" else None
 
-    def load(self) -> None:
-        """Worker thread: read and fold the run; the widgets are touched only in `loaded_run`."""
+    def read(self) -> tuple[Any, ReplayIndex | None, Any, str | None]:
+        """Reading thread: read and fold the run (no widgets here): (run, index, tail, error)."""
         from mlgym_tui.trajectory import EventTail, LoadedRun, TrajectoryError, load_run
         from mlgym_tui.trajectory.loaded_run import RunMeta
 
+        import gc
+
         tail = None
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # ~100k small objects per 50 MB, none of them garbage: collections would only walk them
         try:
             events_path = self.events_path()
             if self.follow and events_path is not None:
@@ -486,11 +520,21 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
                                             RunMeta(task_id="unknown", run_id=events_path.parent.name))
             else:
                 run = load_run(self.path)
+            index = ReplayIndex.build(run.events)
         except (TrajectoryError, OSError) as exc:
-            self.app.call_from_thread(self.load_failed, str(exc))
-            return
-        index = ReplayIndex.build(run.events)
-        self.app.call_from_thread(self.loaded_run, run, index, tail)
+            return None, None, None, str(exc)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        return run, index, tail, None
+
+    async def load(self) -> None:
+        """The `replay-load` worker: wait for the reading thread, then show the run."""
+        run, index, tail, error = await asyncio.wrap_future(self._reading)
+        if error is not None:
+            self.load_failed(error)
+        else:
+            self.loaded_run(run, index, tail)
 
     def load_failed(self, message: str) -> None:
         self.query_one(StatusBar).busy = ""
@@ -618,11 +662,15 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
             transcript.cards.clear()
         transcript.window_end = None
         transcript.sync()
-        self.query_one(MetricsPane).refresh_all()
+        metrics = self.query_one(MetricsPane)
+        metrics.refresh_figures()  # the figures now; the charts (5,000 points) once the cursor rests
+        if self._charts_timer is not None:
+            self._charts_timer.stop()
+        self._charts_timer = self.set_timer(CHARTS_AFTER_S, metrics.refresh_all, name="replay-charts")
         view = self.query_one(ShellView)
         view.terminal.screen.reset()
         view.terminal.screen.set_mode(pyte.modes.LNM)  # reset() clears it; the terminal sets it at creation
-        view.feed(index.shell_at(c))
+        view.feed(index.shell_at(c, lines=view.terminal.lines, columns=view.terminal.columns))
         timeline = self.query_one(Timeline)
         marks = index.marks()
         if self.author_filter is not None:
