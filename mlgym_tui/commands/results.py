@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,6 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="metric and direction for a task outside MLGym's 13 (repeatable)")
     parser.add_argument("--csv", metavar="PATH", help="also write the table as CSV")
     parser.add_argument("--json", metavar="PATH", help="also write everything (profiles included) as JSON")
+    parser.add_argument("--tui", action="store_true",
+                        help="open the Results screen (table, profiles, AUP, problems; enter opens a run's replay)")
     parser.set_defaults(func=run)
 
 
@@ -51,9 +54,10 @@ def run(args: argparse.Namespace) -> int:
             return 2
     table = aggregate(runs, models=models, directions=directions)
 
-    from mlgym_tui.evaluation.report_table import print_report
+    if not args.tui:
+        from mlgym_tui.evaluation.report_table import print_report
 
-    print_report(table)
+        print_report(table)
     if args.csv or args.json:
         from mlgym_tui.evaluation.export import write_csv, write_json
 
@@ -66,4 +70,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"mlgym-tui results: cannot write {exc.filename}: {exc.strerror}; choose a writable path",
                   file=sys.stderr)
             return 1
+    if args.tui:
+        from mlgym_tui.tui.app import MLGymApp
+        from mlgym_tui.tui.screens.results import ResultsScreen
+
+        screen = ResultsScreen([Path(d) for d in args.dirs], table=table, models=models, directions=directions)
+        MLGymApp(start_screen=screen).run()
     return 0

@@ -23,6 +23,7 @@ class MLGymApp(App):
         Binding("f1", "help", "Help", id="help", priority=True),
         Binding("question_mark", "help", "Help", id="help_alt", show=False),
         Binding("ctrl+t", "pick_theme", "Theme", id="theme", show=False),
+        Binding("R", "results", "Results across runs", id="results", show=False),
     ]
 
     def __init__(self, *, request: EpisodeRequest | None = None, tasks: dict | None = None,
@@ -125,6 +126,12 @@ class MLGymApp(App):
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def action_results(self) -> None:
+        from mlgym_tui.tui.screens.results import ResultsScreen
+
+        if not isinstance(self.screen, ResultsScreen):
+            self.push_screen(ResultsScreen([self.runs_dir()]))
 
     def action_pick_theme(self) -> None:
         self.search_themes()

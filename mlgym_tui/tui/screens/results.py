@@ -1,0 +1,243 @@
+"""Results across runs: scores per task and model (best / last attempt, baseline, infeasible marked), performance
+profiles, AUP per model and the runs that could not be scored. Enter on a score opens the run that achieved it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Label, Static
+
+from mlgym_tui.tui.widgets.profile_chart import ProfileChart
+
+INFEASIBLE = "*"
+
+
+def _value(entry: Any) -> Text:
+    if entry is None or entry.value is None:
+        return Text("-", style="dim")
+    text = f"{entry.value:.4g}"
+    return Text(text + INFEASIBLE, style="bold red") if not entry.feasible else Text(text)
+
+
+def _relative(path: Path, roots: list[Path]) -> str:
+    for root in roots:
+        try:
+            return str(path.relative_to(root))
+        except ValueError:
+            continue
+    return str(path)
+
+
+class ResultsScreen(Screen):
+    BINDINGS = [
+        Binding("enter", "open_best", "Open best run", id="results_open_best", show=False),
+        Binding("o", "open_best", "Open best run", id="results_open"),
+        Binding("l", "open_last", "Open last-attempt run", id="results_open_last"),
+        Binding("f5", "reload", "Reload", id="results_reload"),
+        Binding("escape", "back", "Back", id="results_back"),
+    ]
+    DEFAULT_CSS = """
+    #results-body { height: 1fr; }
+    #results-left { width: 3fr; }
+    #results-right { width: 2fr; }
+    #results-table { height: auto; max-height: 60%; border: round $primary 50%; }
+    #results-table:focus { border: round $accent; }
+    #aup-table { height: auto; max-height: 10; border: round $primary 30%; }
+    #problems-scroll { height: 1fr; border: round $error 40%; }
+    #problems { padding: 0 1; }
+    ProfileChart { height: 1fr; border: round $accent 40%; }
+    #results-legend { height: auto; color: $text-muted; padding: 0 1; }
+    """
+
+    def __init__(self, dirs: list[Path | str] | None = None, *, table: Any = None, models: list[str] | None = None,
+                 directions: dict | None = None) -> None:
+        super().__init__()
+        self.dirs = [Path(d) for d in (dirs or [])]
+        self.table = table
+        self.models = models
+        self.directions = directions
+        self.loaded = table is not None
+        self.load_error: str | None = None
+
+    # ---------------------------------------------------------------- layout
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="◆")
+        with Horizontal(id="results-body"):
+            with Vertical(id="results-left"):
+                yield DataTable(id="results-table", cursor_type="cell", zebra_stripes=True)
+                yield Static(f"cells: best / last attempt; {INFEASIBLE} red = infeasible (invalid or worse than the "
+                             "baseline); enter/o opens the best run, l the last attempt's", id="results-legend")
+                yield DataTable(id="aup-table", cursor_type="none", show_cursor=False)
+                with VerticalScroll(id="problems-scroll"):
+                    yield Static("", id="problems")
+            with Vertical(id="results-right"):
+                yield ProfileChart(id="profile-best")
+                yield ProfileChart(id="profile-last")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "MLGym results"
+        self.query_one("#problems-scroll").border_title = "problems"
+        self.query_one("#aup-table").border_title = "AUP per model"
+        self.query_one("#results-table").border_title = "scores"
+        if self.table is not None:
+            self.show_table(self.table)
+        else:
+            self.action_reload()
+        self.query_one("#results-table", DataTable).focus()
+
+    # ---------------------------------------------------------------- data
+
+    def action_reload(self) -> None:
+        if not self.dirs:
+            self.dirs = [Path(self.app.runs_dir())] if hasattr(self.app, "runs_dir") else [Path("runs")]
+        self.sub_title = "reading runs…"
+        self.run_worker(self.load, name="results-load", group="results", thread=True, exclusive=True)
+
+    def load(self) -> None:
+        """Worker thread: discover, read and aggregate the runs."""
+        from mlgym_tui.evaluation import aggregate, collect_runs
+
+        try:
+            existing = [d for d in self.dirs if d.is_dir()]
+            runs = collect_runs(existing) if existing else []
+            table = aggregate(runs, models=self.models, directions=self.directions)
+            error = None
+        except (ValueError, OSError) as exc:
+            table, error = None, str(exc)
+        self.app.call_from_thread(self.set_table, table, error)
+
+    def set_table(self, table: Any, error: str | None) -> None:
+        self.loaded = True
+        self.load_error = error
+        if error:
+            self.notify(error, title="results", severity="error", timeout=8)
+        if table is not None:
+            self.table = table
+            self.show_table(table)
+        else:
+            self.sub_title = "no results"
+
+    def show_table(self, table: Any) -> None:
+        from mlgym_tui.evaluation import BASELINE
+
+        scored = sum(1 for r in table.runs if not table.problem_of(r.path) and not r.problem)
+        self.sub_title = (f"{len(table.runs)} runs ({scored} scored), {len(table.tasks)} tasks, "
+                          f"{len([m for m in table.models if m != BASELINE])} models")
+        grid = self.query_one("#results-table", DataTable)
+        grid.clear(columns=True)
+        grid.add_column("task", key="task")
+        grid.add_column("metric", key="metric")
+        for model in table.models:
+            grid.add_column(model, key=model)
+        for task in table.tasks:
+            metric, direction = table.directions[task]
+            row: list[Any] = [task, f"{metric} ({'max' if direction == 'maximize' else 'min'})"]
+            for model in table.models:
+                cell = table.cell(task, model)
+                if cell is None:
+                    row.append(Text("-", style="dim"))
+                elif model == BASELINE:
+                    row.append(_value(cell.best))
+                else:
+                    row.append(Text.assemble(_value(cell.best), " / ", _value(cell.last)))
+            grid.add_row(*row, key=task)
+        if table.tasks and len(table.models):
+            grid.move_cursor(row=0, column=2)
+
+        aup = self.query_one("#aup-table", DataTable)
+        aup.clear(columns=True)
+        for name in ("model", "AUP best", "AUP last", "runs", "exit statuses", "cost"):
+            aup.add_column(name, key=name)
+        for model in table.models:
+            score = table.aup.get(model, {})
+            stats = table.model_stats.get(model)
+            exits = ", ".join(f"{k} {v}" for k, v in sorted(stats.exit_statuses.items())) if stats else ""
+            aup.add_row(model, f"{score.get('best', 0):.3f}", f"{score.get('last', 0):.3f}",
+                        str(stats.runs) if stats else "-", exits, f"{stats.cost:.2f}" if stats else "-", key=model)
+
+        problems = table.problems
+        box = self.query_one("#problems-scroll")
+        box.border_title = f"problems: {len(problems)}"
+        lines = Text()
+        for problem in problems:
+            lines.append(_relative(problem.path, self.dirs), style="bold")
+            lines.append(f"\n  {problem.message}\n")
+        if not problems:
+            lines.append("every run found was scored", style="dim")
+        self.query_one("#problems", Static).update(lines)
+
+        self.query_one("#profile-best", ProfileChart).plot_profile("best", table.profiles.get("best"), table.aup)
+        self.query_one("#profile-last", ProfileChart).plot_profile("last", table.profiles.get("last"), table.aup)
+
+    # ---------------------------------------------------------------- jumps
+
+    def selected(self) -> tuple[str, str] | None:
+        grid = self.query_one("#results-table", DataTable)
+        if self.table is None or not grid.row_count:
+            return None
+        try:
+            row_key, column_key = grid.coordinate_to_cell_key(grid.cursor_coordinate)
+        except Exception:  # noqa: BLE001 - no cell under the cursor
+            return None
+        task, model = row_key.value, column_key.value
+        if model in ("task", "metric"):
+            return None
+        return task, model
+
+    def run_path(self, kind: str) -> Path | None:
+        picked = self.selected()
+        if picked is None:
+            self.notify("move the cursor onto a model's score", severity="warning", timeout=3)
+            return None
+        cell = self.table.cell(*picked)
+        entry = getattr(cell, kind, None) if cell else None
+        if entry is None or entry.run_path is None:
+            what = "the baseline has no run to open" if picked[1] == "baseline" else f"no scored run for {picked[1]}"
+            self.notify(f"{picked[0]}: {what}", severity="warning", timeout=4)
+            return None
+        return Path(entry.run_path)
+
+    def on_data_table_cell_selected(self, event: DataTable.CellSelected) -> None:
+        if event.data_table.id == "results-table":
+            event.stop()
+            self.action_open_best()
+
+    def action_open_best(self) -> None:
+        if (path := self.run_path("best")) is not None:
+            self.open_run(path)
+
+    def action_open_last(self) -> None:
+        if (path := self.run_path("last")) is not None:
+            self.open_run(path)
+
+    def open_run(self, path: Path) -> None:
+        """The replay screen when the app has one; otherwise the episode screen fed the recorded events."""
+        try:
+            from mlgym_tui.tui.screens.replay import ReplayScreen
+        except ImportError:
+            ReplayScreen = None  # noqa: N806
+        if ReplayScreen is not None:
+            self.app.push_screen(ReplayScreen(path))
+            return
+        from mlgym_tui.trajectory.errors import TrajectoryError
+        from mlgym_tui.trajectory.load import load_run
+        from mlgym_tui.tui.screens.episode import EpisodeScreen
+
+        try:
+            run = load_run(path)
+        except TrajectoryError as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+            return
+        self.app.push_screen(EpisodeScreen(events=run.events))
+
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 2:
+            self.app.pop_screen()
