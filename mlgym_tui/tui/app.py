@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from textual.app import App, SystemCommand
@@ -117,7 +118,18 @@ class MLGymApp(App):
     def start_episode(self, request: EpisodeRequest) -> None:
         from mlgym_tui.tui.screens.episode import EpisodeScreen
 
-        self.push_screen(EpisodeScreen(starter=make_starter(request, self._runs_dir or "runs", **self.episode_options)))
+        runs_dir = self._runs_dir or self._settings_runs_dir()
+        if request.engine == "auto":  # `play` without --engine: the engine settings.yaml names, as the browser does
+            runtime = self._raw_settings().get("runtime")
+            engine = runtime.get("engine") if isinstance(runtime, dict) else None
+            if isinstance(engine, str) and engine in ("docker", "podman", "local"):
+                request = replace(request, engine=engine)
+        self.push_screen(EpisodeScreen(starter=make_starter(request, runs_dir, **self.episode_options)))
+
+    def _settings_runs_dir(self) -> Path:
+        """settings.yaml's runs_dir (read cheaply: `play` starts its episode before the validated settings load)."""
+        value = self._raw_settings().get("runs_dir")
+        return Path(value).expanduser() if isinstance(value, str) and value else Path("runs")
 
     # ---------------------------------------------------------------- actions
 
