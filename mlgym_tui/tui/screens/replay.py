@@ -263,7 +263,11 @@ def highlighted(card: StepCard, query: str) -> Group:
 class ForkDialog(ModalScreen[dict | None]):
     """Who continues a fork: the agent (config, model) or a person; and on which engine."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="fork_cancel")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="fork_cancel"),
+        Binding("ctrl+a", "choose('agent')", "Agent continues", id="fork_as_agent", priority=True),
+        Binding("ctrl+u", "choose('human')", "Human continues", id="fork_as_human", priority=True),
+    ]
 
     def __init__(self, task_id: str, steps: int, engine: str = "auto", agent: str = "default") -> None:
         super().__init__()
@@ -276,7 +280,8 @@ class ForkDialog(ModalScreen[dict | None]):
         agent = self.agent if self.agent in agents else ("default" if "default" in agents else Select.BLANK)
         with Vertical(id="start-box"):
             yield Label(f"Fork [b]{self.task_id}[/b] at step {self.steps}: re-execute the first {self.steps} "
-                        "action(s) in a fresh container, then continue", id="start-title")
+                        "action(s) in a fresh container, then continue (ctrl+a: agent, ctrl+u: human)",
+                        id="start-title")
             with Grid(id="start-grid"):
                 yield Label("continue as")
                 yield Select([("the agent", "agent"), ("a human (me)", "human")], value="agent", id="fork-who",
@@ -312,6 +317,9 @@ class ForkDialog(ModalScreen[dict | None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.dismiss(self.choice(str(self.query_one("#fork-who", Select).value)))
+
+    def action_choose(self, who: str) -> None:
+        self.dismiss(self.choice(who))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -708,28 +716,29 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
         meta, m = run.meta, self.model
         human = meta.agent == "human" or (index.humans and len(index.humans) == sum(
             1 for s in index.cards if s.rejected is None and s.author != "replay"))
+        # most telling first: the status line is cut at the terminal's width
         parts = [f"step {self.cursor}/{index.total}"]
+        if self.follow:
+            parts.append("FOLLOWING")
+        if self.query_text:
+            where = self.matches.index(self.cursor) + 1 if self.cursor in self.matches else "-"
+            parts.append(f"/{self.query_text}: {where} of {len(self.matches)}")
+        if self.author_filter:
+            parts.append(f"filter: {self.author_filter}")
         if human:
             took = index.human_seconds()
             parts.append("HUMAN baseline" + (f", first command → submission {format_duration(took)}"
                                              if took is not None else " (not submitted)"))
-        parts.append(f"task {meta.task_id}")
-        if not human:
-            parts.append(f"agent {meta.agent} · model {meta.model}")
-        if meta.parent:
-            parts.append(f"fork of step {meta.fork_step}")
         if m.exit_status:
             parts.append(f"ended: {m.exit_status}")
-        if self.author_filter:
-            parts.append(f"filter: {self.author_filter}")
-        if self.query_text:
-            where = self.matches.index(self.cursor) + 1 if self.cursor in self.matches else "-"
-            parts.append(f"/{self.query_text}: {where} of {len(self.matches)}")
-        if self.follow:
-            parts.append("FOLLOWING")
         if self.warnings:
             parts.append(f"⚠ {len(self.warnings)} warning(s)")
-        bar.detail = "  ·  ".join(parts)
+        if meta.parent:
+            parts.append(f"fork of step {meta.fork_step}")
+        parts.append(f"task {meta.task_id}")
+        if not human:
+            parts.append(f"agent {meta.agent} ({meta.model})")
+        bar.detail = " · ".join(parts)
         step = index.cards[self.cursor - 1] if self.cursor else None
         caption = f"step {step.step} [{step.author}]" if step else "no steps"
         self.query_one(Timeline).set_caption(
