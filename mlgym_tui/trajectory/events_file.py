@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import orjson
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +28,7 @@ def parse_complete_lines(lines: list[bytes], label: str, first_line_no: int = 1)
             continue
         line_no = first_line_no + offset
         try:
-            data = json.loads(line)
+            data = orjson.loads(line)
         except ValueError as exc:
             # UnicodeDecodeError is a ValueError too (a line cut inside a multi-byte character) but has no .msg.
             reason = getattr(exc, "msg", None) or "invalid UTF-8"
