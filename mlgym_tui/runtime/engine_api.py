@@ -242,6 +242,30 @@ def _tar_of(src, uid: int, mode: int | None) -> bytes:
     return buffer.getvalue()
 
 
+def _attach_exec(container: ApiContainer, cmd: list[str], env: dict[str, str], purpose: str):
+    """Start `cmd` as the agent in the workspace on a terminal, attached: (exec id, raw socket, SDK wrapper)."""
+    api = container.api
+    try:
+        exec_id = api.exec_create(container.id, cmd, stdin=True, tty=True, user=AGENT_USER,
+                                  workdir=container.workspace, environment=env)["Id"]
+        wrapper = api.exec_start(exec_id, socket=True, tty=True)
+    except docker.errors.NotFound:
+        raise ContainerGone(f"container {container.name} is gone", "start a new episode") from None
+    except (docker.errors.APIError, *_TRANSPORT_ERRORS) as exc:
+        raise ContainerGone(f"could not open {purpose} in {container.name} ({_short(exc)})",
+                            "check `mlgym-tui doctor`") from None
+    sock = getattr(wrapper, "_sock", wrapper)  # the SDK's wrapper owns the socket's lifetime: keep it alive
+    sock.setblocking(False)
+    return exec_id, sock, wrapper
+
+
+def _resize_exec(container: ApiContainer, exec_id: str, columns: int, lines: int) -> None:
+    try:
+        container.api.exec_resize(exec_id, height=max(lines, 2), width=max(columns, 10))
+    except Exception:  # noqa: BLE001 - the exec may not be running yet or any more; a size is only a nicety
+        pass
+
+
 class _ExecTransport(ShellTransport):
     """The attached stream of an exec with a terminal: bytes both ways over the API socket."""
 
@@ -253,24 +277,11 @@ class _ExecTransport(ShellTransport):
 
     @classmethod
     def open(cls, container: ApiContainer) -> "_ExecTransport":
-        api = container.api
-        try:
-            exec_id = api.exec_create(
-                container.id, ["bash", "--noprofile", "--norc", "--noediting", "-i"],
-                stdin=True, tty=True, user=AGENT_USER, workdir=WORKSPACE,
-                environment={"TERM": "xterm-256color", "HOME": container.home},
-            )["Id"]
-            wrapper = api.exec_start(exec_id, socket=True, tty=True)
-        except docker.errors.NotFound:
-            raise ContainerGone(f"container {container.name} is gone", "start a new episode") from None
-        except (docker.errors.APIError, *_TRANSPORT_ERRORS) as exc:
-            raise ContainerGone(f"could not open a shell in {container.name} ({_short(exc)})", "check `mlgym-tui doctor`") from None
-        sock = getattr(wrapper, "_sock", wrapper)
-        sock.setblocking(False)
-        try:
-            api.exec_resize(exec_id, height=48, width=160)
-        except Exception:  # noqa: BLE001 - a fixed size is only a nicety
-            pass
+        exec_id, sock, wrapper = _attach_exec(
+            container, ["bash", "--noprofile", "--norc", "--noediting", "-i"],
+            {"TERM": "xterm-256color", "HOME": container.home}, "a shell",
+        )
+        _resize_exec(container, exec_id, 160, 48)
         return cls(container, exec_id, sock, wrapper)
 
     async def read(self) -> bytes:
@@ -323,31 +334,15 @@ class _ExecTerminal(InteractiveTerminal):
 
     @classmethod
     def open(cls, container: ApiContainer, columns: int, lines: int) -> "_ExecTerminal":
-        api = container.api
         tag = uuid.uuid4().hex
-        try:
-            exec_id = api.exec_create(
-                container.id, ["bash", "-l"], stdin=True, tty=True, user=AGENT_USER, workdir=container.workspace,
-                environment={"TERM": "xterm-256color", "HOME": container.home, "MLGYM_TERMINAL": tag,
-                             "COLUMNS": str(columns), "LINES": str(lines)},
-            )["Id"]
-            wrapper = api.exec_start(exec_id, socket=True, tty=True)
-        except docker.errors.NotFound:
-            raise ContainerGone(f"container {container.name} is gone", "start a new episode") from None
-        except (docker.errors.APIError, *_TRANSPORT_ERRORS) as exc:
-            raise ContainerGone(f"could not open a terminal in {container.name} ({_short(exc)})",
-                                "check `mlgym-tui doctor`") from None
-        sock = getattr(wrapper, "_sock", wrapper)
-        sock.setblocking(False)
-        terminal = cls(container, exec_id, tag, sock, wrapper)
-        terminal._resize(columns, lines)
-        return terminal
-
-    def _resize(self, columns: int, lines: int) -> None:
-        try:
-            self.container.api.exec_resize(self.exec_id, height=max(lines, 2), width=max(columns, 10))
-        except Exception:  # noqa: BLE001 - the exec may not be running yet or any more; the next resize retries
-            pass
+        exec_id, sock, wrapper = _attach_exec(
+            container, ["bash", "-l"],
+            {"TERM": "xterm-256color", "HOME": container.home, "MLGYM_TERMINAL": tag,
+             "COLUMNS": str(columns), "LINES": str(lines)},
+            "a terminal",
+        )
+        _resize_exec(container, exec_id, columns, lines)
+        return cls(container, exec_id, tag, sock, wrapper)
 
     async def read(self) -> bytes:
         if self._closed:
@@ -368,7 +363,7 @@ class _ExecTerminal(InteractiveTerminal):
             pass  # the shell is gone; read() reports the end
 
     async def resize(self, columns: int, lines: int) -> None:
-        await asyncio.to_thread(self._resize, columns, lines)
+        await asyncio.to_thread(_resize_exec, self.container, self.exec_id, columns, lines)
 
     async def close(self) -> None:
         if self._closed:

@@ -123,28 +123,29 @@ class LocalContainer(Container):
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-class _PtyTransport(ShellTransport):
+def _spawn_on_pty(container: "LocalContainer", argv: list[str], columns: int, lines: int) -> tuple[subprocess.Popen, int]:
+    """Start argv in the workspace as the session leader of a new pty; returns the process and the master fd."""
+    master, slave = pty.openpty()
+    _set_size(slave, columns, lines)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LITELLM")}
+    env.update(HOME=container.home, TERM="xterm-256color", **container.env)
+    proc = subprocess.Popen(
+        argv, stdin=slave, stdout=slave, stderr=slave, cwd=container.workspace, env=env, start_new_session=True,
+        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+    )
+    os.close(slave)
+    os.set_blocking(master, False)
+    return proc, master
+
+
+class _PtyReader:
+    """Bytes from a pty master, queued by the event loop's reader callback; b"" once it closes."""
+
     def __init__(self, proc: subprocess.Popen, master: int) -> None:
         self.proc = proc
         self.master = master
         self._queue: asyncio.Queue[bytes] = asyncio.Queue()
-        loop = asyncio.get_running_loop()
-        loop.add_reader(master, self._on_readable)
-
-    @classmethod
-    def spawn(cls, container: LocalContainer) -> "_PtyTransport":
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 48, 160, 0, 0))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LITELLM")}
-        env.update(HOME=container.home, TERM="xterm-256color", **container.env)
-        proc = subprocess.Popen(
-            ["bash", "--noprofile", "--norc", "--noediting", "-i"],
-            stdin=slave, stdout=slave, stderr=slave, cwd=container.workspace, env=env, start_new_session=True,
-            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
-        )
-        os.close(slave)
-        os.set_blocking(master, False)
-        return cls(proc, master)
+        asyncio.get_running_loop().add_reader(master, self._on_readable)
 
     def _on_readable(self) -> None:
         try:
@@ -154,6 +155,12 @@ class _PtyTransport(ShellTransport):
         if not data:
             asyncio.get_running_loop().remove_reader(self.master)
         self._queue.put_nowait(data)
+
+
+class _PtyTransport(_PtyReader, ShellTransport):
+    @classmethod
+    def spawn(cls, container: LocalContainer) -> "_PtyTransport":
+        return cls(*_spawn_on_pty(container, ["bash", "--noprofile", "--norc", "--noediting", "-i"], 160, 48))
 
     async def read(self) -> bytes:
         return await self._queue.get()
@@ -195,38 +202,16 @@ def _set_size(fd: int, columns: int, lines: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", max(lines, 2), max(columns, 10), 0, 0))
 
 
-class _HostTerminal(InteractiveTerminal):
+class _HostTerminal(_PtyReader, InteractiveTerminal):
     """A person's `bash -l` on a host pty in the scratch workspace (the local engine has no container)."""
 
     def __init__(self, proc: subprocess.Popen, master: int) -> None:
-        self.proc = proc
-        self.master = master
-        self._queue: asyncio.Queue[bytes] = asyncio.Queue()
+        super().__init__(proc, master)
         self._closed = False
-        asyncio.get_running_loop().add_reader(master, self._on_readable)
 
     @classmethod
     def spawn(cls, container: LocalContainer, columns: int, lines: int) -> "_HostTerminal":
-        master, slave = pty.openpty()
-        _set_size(slave, columns, lines)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LITELLM")}
-        env.update(HOME=container.home, TERM="xterm-256color", **container.env)
-        proc = subprocess.Popen(
-            ["bash", "-l"], stdin=slave, stdout=slave, stderr=slave, cwd=container.workspace, env=env,
-            start_new_session=True, preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
-        )
-        os.close(slave)
-        os.set_blocking(master, False)
-        return cls(proc, master)
-
-    def _on_readable(self) -> None:
-        try:
-            data = os.read(self.master, 65536)
-        except OSError:
-            data = b""
-        if not data:
-            asyncio.get_running_loop().remove_reader(self.master)
-        self._queue.put_nowait(data)
+        return cls(*_spawn_on_pty(container, ["bash", "-l"], columns, lines))
 
     async def read(self) -> bytes:
         if self._closed:
