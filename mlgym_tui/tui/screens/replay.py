@@ -551,7 +551,13 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
         self.notify(message, title="cannot replay", severity="error", timeout=15)
 
     def loaded_run(self, run: Any, index: ReplayIndex, tail: Any) -> None:
+        import gc
+
         from mlgym_tui.trajectory import NOT_ENDED_WARNING
+
+        # The run lives as long as the screen: keep later full collections from walking it again and again
+        # (a walk over a 5,000-step run is a pause long enough to show between two key presses).
+        gc.freeze()
 
         self.run, self.index, self.tail = run, index, tail
         self.query_one(StatusBar).busy = ""
