@@ -106,38 +106,34 @@ class ReplayIndex:
     def total(self) -> int:
         return len(self.fold.steps)
 
-    def _last_step_no(self) -> int:
-        return self.fold.steps[-1].step if self.fold.steps else 0
-
     def _snapshot(self) -> Snapshot:
         m = self.fold
-        snap = Snapshot(n_validations=len(m.validations), n_errors=len(m.errors), n_messages=len(m.messages))
-        for name in SCALARS:
-            setattr(snap, name, getattr(m, name))
-        return snap
+        return Snapshot(n_validations=len(m.validations), n_errors=len(m.errors), n_messages=len(m.messages),
+                        **{name: getattr(m, name) for name in SCALARS})
 
     def extend(self, events: list[ev.Event]) -> None:
-        fold = self.fold
+        fold, frozen, steps = self.fold, self.frozen, self.fold.steps
         for event in events:
-            step = getattr(event, "step", None)
-            if (step is not None and step > self._last_step_no() and len(self.frozen) == len(fold.steps)
-                    and not isinstance(event, ev.ValidationScored)):
-                self.frozen.append(self._snapshot())  # the next card begins: the current one is complete
-            before = len(fold.steps)
-            if isinstance(event, ev.CommandStarted):
+            kind = event.type  # compared as strings: this loop runs ~100k times when a long run opens
+            if len(frozen) == len(steps) and kind != "validation_scored":
+                step = getattr(event, "step", None)
+                if step is not None and step > (steps[-1].step if steps else 0):
+                    frozen.append(self._snapshot())  # the next card begins: the current one is complete
+            before = len(steps)
+            if kind == "command_started":
                 self._chunks_seen = True
             fold.apply(event)
-            if isinstance(event, ev.FormatError):
+            if kind == "format_error":
                 self.format_errors.add(event.step)
-            if len(fold.steps) > before:
-                self._new_card(fold.steps[-1], event)
-            elif isinstance(event, ev.ValidationScored):
+            if len(steps) > before:
+                self._new_card(steps[-1], event)
+            elif kind == "validation_scored":
                 card = self._card_of_step(event.step)
                 if card and (not self.validations or self.validations[-1] != card):
                     self.validations.append(card)
                 if event.final and self.submitted_at is None:
                     self.submitted_at = event.t
-            elif isinstance(event, ev.EpisodeEnded) and event.exit_status.startswith("submitted"):
+            elif kind == "episode_ended" and event.exit_status.startswith("submitted"):
                 self.submitted_at = self.submitted_at or event.t
         self.events_seen += len(events)
 
@@ -533,6 +529,9 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
             return None, None, None, str(exc)
         finally:
             if gc_was_enabled:
+                # Freeze first: re-enabled with ~1M new objects counted, the collector would otherwise walk them
+                # all at once (a pause of 100 ms or more, on whichever thread allocates next).
+                gc.freeze()
                 gc.enable()
         return run, index, tail, None
 
