@@ -7,7 +7,6 @@ Each event serialises to one JSON object with a "type" field (a line of events.j
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar

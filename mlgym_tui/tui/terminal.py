@@ -47,8 +47,9 @@ def _safe_char(ch: str) -> str:
 class VirtualTerminal:
     """pyte screen + stream; `feed` raw text (ANSI intact), `render` the visible screen."""
 
-    def __init__(self, columns: int = 80, lines: int = 24, history: int = 2000) -> None:
-        self.screen = pyte.HistoryScreen(columns, lines, history=history)
+    def __init__(self, columns: int = 80, lines: int = 24) -> None:
+        # a plain Screen: nothing pages through scrollback, and HistoryScreen wraps every call (twice the cost)
+        self.screen = pyte.Screen(columns, lines)
         self.screen.set_mode(pyte.modes.LNM)  # a bare \n also returns the carriage, as shells expect in logs
         self.stream = pyte.Stream(self.screen)
         self._style_cache: dict[tuple, Style] = {}
@@ -70,14 +71,14 @@ class VirtualTerminal:
         if (columns, lines) != (self.screen.columns, self.screen.lines):
             self.screen.resize(lines, columns)
 
-    def _style(self, char) -> Style | None:
-        key = (char.fg, char.bg, char.bold, char.italics, char.underscore, char.strikethrough, char.reverse)
+    def _style(self, key: tuple) -> Style:
+        """The Rich style of a pyte cell's attributes: (fg, bg, bold, italics, underscore, strikethrough, reverse)."""
         style = self._style_cache.get(key)
         if style is None:
+            fg, bg, bold, italics, underscore, strikethrough, reverse = key
             style = Style(
-                color=_colour(char.fg), bgcolor=_colour(char.bg), bold=char.bold or None,
-                italic=char.italics or None, underline=char.underscore or None,
-                strike=char.strikethrough or None, reverse=char.reverse or None,
+                color=_colour(fg), bgcolor=_colour(bg), bold=bold or None, italic=italics or None,
+                underline=underscore or None, strike=strikethrough or None, reverse=reverse or None,
             )
             self._style_cache[key] = style
         return style
@@ -91,19 +92,21 @@ class VirtualTerminal:
             row = buffer[y]
             text = Text(no_wrap=True, overflow="crop")
             run_chars: list[str] = []
-            run_style: Style | None = None
-            for x in range(columns):
+            run_key: tuple | None = None
+            # a row holds only the cells written to: past its last one there is nothing but blanks
+            for x in range(min(columns, max(row) + 1) if row else 0):
                 char = row[x]
                 if char.data == "":  # right half of a wide character
                     continue
-                style = self._style(char)
-                if style != run_style and run_chars:
-                    text.append("".join(run_chars), run_style)
+                key = char[1:8]  # the attributes a style is made of, compared as one tuple
+                if key != run_key and run_chars:
+                    text.append("".join(run_chars), self._style(run_key))
                     run_chars = []
-                run_style = style
+                run_key = key
                 run_chars.append(_safe_char(char.data))
             if run_chars:
-                text.append("".join(run_chars).rstrip() if run_style == Style() else "".join(run_chars), run_style)
+                style = self._style(run_key)
+                text.append("".join(run_chars).rstrip() if style == Style() else "".join(run_chars), style)
             text.rstrip()
             out.append(text)
         return out

@@ -55,6 +55,7 @@ EPISODE_BINDINGS = [
 
 class EpisodeScreen(Screen):
     BINDINGS = EPISODE_BINDINGS
+    LIVE = True  # events arrive while the screen is up (flushed on a timer) and the elapsed time ticks
 
     def __init__(self, *, controller: Any = None, events: list[ev.Event] | None = None,
                  starter: Starter | None = None, clock: Callable[[], float] | None = None) -> None:
@@ -89,9 +90,10 @@ class EpisodeScreen(Screen):
             # after the first layout, so the shell's virtual terminal already has the pane's size
             self.call_after_refresh(self.feed, self.initial_events, True)
             self.initial_events = []
-        self.set_interval(FLUSH_S, self.flush, name="episode-flush")
-        if not getattr(self.app, "deterministic", False):
-            self.set_interval(1.0, self.query_one(MetricsPane).refresh_figures, name="episode-clock")
+        if self.LIVE:
+            self.set_interval(FLUSH_S, self.flush, name="episode-flush")
+            if not getattr(self.app, "deterministic", False):
+                self.set_interval(1.0, self.query_one(MetricsPane).refresh_figures, name="episode-clock")
         if self.controller is not None:
             self.attach(self.controller)
         elif self.starter is not None:

@@ -12,15 +12,11 @@ from __future__ import annotations
 import asyncio
 import bisect
 import dataclasses
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyte
-from rich.console import Group
-from rich.markdown import Markdown
-from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -33,15 +29,13 @@ from mlgym_tui.tui.episode_model import EpisodeModel, LiveStep, StepView
 from mlgym_tui.tui.screens.episode import EPISODE_BINDINGS, EpisodeScreen
 from mlgym_tui.tui.widgets.metrics_pane import MetricsPane
 from mlgym_tui.tui.widgets.pending_action import PendingAction
+from mlgym_tui.tui.widgets.replay_transcript import ReplayTranscript
 from mlgym_tui.tui.widgets.shell_pane import ShellPane
 from mlgym_tui.tui.widgets.shell_view import ShellView
 from mlgym_tui.tui.widgets.status_bar import StatusBar
 from mlgym_tui.tui.widgets.step_card import StepCard
 from mlgym_tui.tui.widgets.timeline import Timeline
-from mlgym_tui.tui.widgets.transcript import Transcript
 
-CARDS = 12  # transcript cards mounted at once in a replay (the live screen's window is larger): enough to fill a
-# tall terminal, few enough that a jump re-mounts them within a frame budget; [ and ] still page back
 CHARTS_AFTER_S = 0.12  # redraw the score and duration charts when the cursor has rested this long
 SHELL_STEPS = 6  # the shell pane shows at most this many steps' output before the cursor...
 SHELL_CHARS = 24_000  # ...and at most about this much of it
@@ -233,26 +227,6 @@ def format_duration(seconds: float) -> str:
     return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
 
 
-def highlighted(card: StepCard, query: str) -> Group:
-    """The card's content with every occurrence of the query highlighted (thought shown as plain text)."""
-    group = card.build()
-    pattern = re.compile(re.escape(query), re.IGNORECASE)
-    style = "bold black on yellow"
-    parts: list[Any] = []
-    for part in group.renderables:
-        if isinstance(part, Markdown):
-            part = Text(part.markup)
-        if isinstance(part, Text):
-            part.highlight_regex(pattern, style)
-        elif isinstance(part, Syntax):
-            lines = part.code.split("\n")
-            for n, line in enumerate(lines, start=1):
-                for m in pattern.finditer(line):
-                    part.stylize_range(style, (n, m.start()), (n, m.end()))
-        parts.append(part)
-    return Group(*parts)
-
-
 # ==================================================================== dialogs
 
 
@@ -341,15 +315,6 @@ class TextReport(ModalScreen[None]):
         self.dismiss(None)
 
 
-class ReplayTranscript(Transcript):
-    """The episode transcript with a smaller window of mounted cards (see CARDS)."""
-
-    def window(self) -> range:
-        total = len(self.model.steps)
-        end = total if self.window_end is None else min(self.window_end, total)
-        return range(max(0, end - CARDS), end)
-
-
 # ==================================================================== the live fork
 
 
@@ -425,6 +390,7 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
     """A recorded run (run directory, events.jsonl or .traj) with a step cursor, search, follow and fork."""
 
     BINDINGS = REPLAY_BINDINGS
+    LIVE = False  # recorded time: no clock ticking a relayout every second, no event queue to flush
     CSS = """
     #replay-notice { height: auto; max-height: 3; background: $warning 30%; padding: 0 1; }
     Timeline { height: 2; padding: 0 1; background: $panel; }
@@ -449,7 +415,6 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
         self.warnings: list[str] = []
         self.loaded = False
         self._highlighted: StepCard | None = None
-        self._filter_changed = False
         self._stop_follow: asyncio.Event | None = None
         self._reading = None
         self._charts_timer = None
@@ -667,14 +632,10 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
         m.messages = fold.messages[:snap.n_messages]
         m.live = None
         m.ended_at = snap.ended_at or snap.last_event_t  # elapsed time as it was at this step
-        transcript = self.query_one(Transcript)
-        if self._filter_changed:
-            self._filter_changed = False
-            for card in transcript.cards.values():
-                card.remove()
-            transcript.cards.clear()
+        transcript = self.query_one(ReplayTranscript)
         transcript.window_end = None
         transcript.sync()
+        self.mark_cursor_card()
         metrics = self.query_one(MetricsPane)
         metrics.refresh_figures()  # the figures now; the charts (5,000 points) once the cursor rests
         if self._charts_timer is not None:
@@ -691,25 +652,36 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
         timeline.set_marks(index.total, marks)
         timeline.cursor = c
         self.update_status()
-        self.call_after_refresh(self.mark_cursor_card)
 
     def mark_cursor_card(self) -> None:
-        transcript = self.query_one(Transcript)
-        card = transcript.cards.get(len(self.model.steps) - 1)
+        """Mark the cursor's card, highlight a search match in it (unfolding the observation when the match is
+        there) and clear both from the card marked before."""
+        transcript = self.query_one(ReplayTranscript)
+        card = transcript.card_showing(self.index.cards[self.cursor - 1]) if self.cursor else None
         previous = self._highlighted
-        if previous is not None and previous is not card and previous.is_mounted:
+        if previous is not None and previous is not card:
             previous.remove_class("-cursor")
-            previous.rerender()
+            if previous.search:
+                previous.search = ""
+                previous.rerender()
         self._highlighted = card
-        if card is None or card.step_view is not self.index.cards[self.cursor - 1]:
+        if card is None:
             return
         card.add_class("-cursor")
-        query = self.query_text
-        if query and self.cursor in self.matches:
-            if query.lower() in card.step_view.observation.lower():
-                card.expanded = True
-            card.update(highlighted(card, query))
-        transcript.scroll_to_widget(card, animate=False, top=True)
+        query = self.query_text if self.cursor in self.matches else ""
+        unfold = bool(query) and query.lower() in card.step_view.observation.lower() and not card.expanded
+        if card.search != query or unfold:
+            card.search = query
+            card.expanded = card.expanded or unfold
+            card.rerender()
+        self.call_after_refresh(self.show_top_of_tall_card, card)
+
+    def show_top_of_tall_card(self, card: StepCard) -> None:
+        """The pane stays at its end, where the cursor's card is; a card taller than the pane is shown from its top
+        instead (its header: step, author, exit code)."""
+        transcript = self.query_one(ReplayTranscript)
+        if card is self._highlighted and card.outer_size.height > transcript.scrollable_content_region.height:
+            transcript.scroll_to_widget(card, animate=False, top=True)
 
     def update_status(self) -> None:
         bar = self.query_one(StatusBar)
@@ -814,7 +786,6 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
         choices = [a for a in AUTHORS if a is None or a in present]
         self.author_filter = choices[(choices.index(self.author_filter) + 1) % len(choices)] \
             if self.author_filter in choices else None
-        self._filter_changed = True
         self.notify(f"author filter: {self.author_filter or 'all'}", timeout=2)
         if self.author_filter is not None and not self.visible(self.cursor):
             after = next((c for c in range(self.cursor, self.index.total + 1) if self.visible(c)), None)

@@ -63,7 +63,7 @@ class ContainerTerminal(Widget, can_focus=True):
     def __init__(self, container: Any, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.container = container
-        self.terminal = VirtualTerminal(80, 24, history=1000)
+        self.terminal = VirtualTerminal(80, 24)
         self.terminal.screen.reset_mode(pyte.modes.LNM)  # a real pty sends \r\n itself
         # Device status / attribute queries are answered to the shell, never to the real terminal.
         self.terminal.screen.write_process_input = self._answer_query

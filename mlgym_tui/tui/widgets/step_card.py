@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from rich.console import Group
 from rich.markdown import Markdown
 from rich.syntax import Syntax
@@ -44,13 +47,21 @@ class StepCard(Static, can_focus=True):
 
     def __init__(self, step: StepView, model: EpisodeModel, index: int) -> None:
         super().__init__(classes="step-card")
-        self.step_view = step
         self.model = model
+        self.point(step, index, render=False)
+
+    def point(self, step: StepView, index: int, render: bool = True) -> None:
+        """Show another step (a replay re-uses its cards as the cursor moves): folded, unmarked, unhighlighted."""
+        self.step_view = step
         self.index = index
         self.expanded = False
+        self.search = ""  # text highlighted wherever it occurs (a replay's search match)
         self.rendered_revision = -1
         self.set_class(step.author == "human", "-human")
         self.set_class(step.rejected is not None, "-rejected")
+        self.remove_class("-cursor")
+        if render:
+            self.rerender()
 
     def on_mount(self) -> None:
         self.rerender()
@@ -68,7 +79,7 @@ class StepCard(Static, can_focus=True):
     def rerender(self) -> None:
         self.rendered_revision = self.step_view.revision
         self.set_class(self.step_view.validation is not None, "-validated")
-        self.update(self.build())
+        self.update(highlighted(self.build(), self.search) if self.search else self.build())
 
     def header(self) -> Text:
         s = self.step_view
@@ -144,3 +155,22 @@ class StepCard(Static, can_focus=True):
             elif against == -1:
                 text.append("  ▼ below baseline", style="bold red")
         return text
+
+
+def highlighted(group: Group, query: str) -> Group:
+    """A card's content with every occurrence of the query highlighted (the thought shown as plain text)."""
+    pattern = re.compile(re.escape(query), re.IGNORECASE)
+    style = "bold black on yellow"
+    parts: list[Any] = []
+    for part in group.renderables:
+        if isinstance(part, Markdown):
+            part = Text(part.markup)
+        if isinstance(part, Text):
+            part.highlight_regex(pattern, style)
+        elif isinstance(part, Syntax):
+            lines = part.code.split("\n")
+            for n, line in enumerate(lines, start=1):
+                for m in pattern.finditer(line):
+                    part.stylize_range(style, (n, m.start()), (n, m.end()))
+        parts.append(part)
+    return Group(*parts)

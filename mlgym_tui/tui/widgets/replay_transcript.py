@@ -1,0 +1,133 @@
+"""The replay's transcript: a fixed set of cards that change what they show as the step cursor moves.
+
+Mounting a card widget completes a frame later than the key press that asked for it, and removing one re-lays
+the pane out again, so a replay keeps its cards and points them at other steps. A step that some card already
+shows keeps that card (a one-step move re-renders a single card). The cards the pane shows (those nearest the
+cursor) are filled at once; cards for steps above the pane, out of sight, are filled once the cursor has rested.
+The pane is anchored to its end, where the cursor's card is.
+"""
+
+from __future__ import annotations
+
+from textual.widgets import Static
+
+from mlgym_tui.tui.episode_model import StepView
+from mlgym_tui.tui.widgets.live_card import LiveCard
+from mlgym_tui.tui.widgets.step_card import FOLD_LINES, FOLD_TAIL, StepCard
+from mlgym_tui.tui.widgets.transcript import Transcript
+
+CARDS = 12  # steps shown at once: enough to scroll back over a few screens; `[` pages further
+FILL_AFTER_S = 0.08  # cards out of sight are filled when the cursor has rested this long
+
+
+def least_height(step: StepView) -> int:
+    """Rows a card takes at least (lines before wrapping, plus its margin): a lower bound, so a pane that these
+    say is full really is."""
+    rows = 2  # header and margin
+    if step.thought.strip():
+        rows += step.thought.count("\n") + 1
+    if step.action:
+        rows += step.action.count("\n") + 1
+    if step.edited_from is not None or step.rejected is not None or step.validation is not None:
+        rows += 1
+    if step.observation:
+        rows += min(step.observation.count("\n") + 1, FOLD_LINES + FOLD_TAIL + 1)
+    return rows
+
+
+class ReplayTranscript(Transcript):
+    def __init__(self, model, *, id: str | None = None) -> None:
+        super().__init__(model, id=id)
+        self.pool: list[StepCard] = []  # every card ever mounted here, in the order they stand in the pane
+        self._fill_timer = None
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    def window(self) -> range:
+        total = len(self.model.steps)
+        end = total if self.window_end is None else min(self.window_end, total)
+        return range(max(0, end - CARDS), end)
+
+    def card_showing(self, step: StepView) -> StepCard | None:
+        return next((c for c in self.pool if c.display and c.step_view is step), None)
+
+    def sync(self, everything: bool = False) -> None:
+        """Point the cards at the window's steps: those in sight now, the rest when the cursor rests (or now, with
+        `everything`)."""
+        steps = self.model.steps
+        window = self.window()
+        wanted = [(i, steps[i]) for i in window]
+        shown = {id(c.step_view): c for c in self.pool if c.display}
+        now = len(wanted) if everything else self.cards_in_sight(wanted)
+        placed: list[StepCard] = []  # the cards to show, in order
+        missing: list[tuple[int, StepView]] = []
+        for position, (i, step) in enumerate(wanted):
+            card = shown.pop(id(step), None)
+            if card is not None:
+                card.index = i
+                if card.rendered_revision != step.revision:
+                    card.rerender()  # follow mode: a validation reached a card already shown
+                placed.append(card)
+            elif position >= len(wanted) - now:
+                missing.append((i, step))
+                placed.append(None)  # filled below
+            # else: out of sight and not shown by any card yet, left for the fill
+        spare = [c for c in self.pool if c not in placed]
+        fresh: list[StepCard] = []
+        for slot, (i, step) in zip([k for k, c in enumerate(placed) if c is None], missing):
+            if spare:
+                card = spare.pop()
+                card.point(step, i)
+            else:
+                card = StepCard(step, self.model, i)
+                fresh.append(card)
+            placed[slot] = card
+        for card in spare:
+            card.display = False
+        for card in placed:
+            card.display = True
+        self.arrange_cards(spare + placed, fresh)
+        self.update_notes(window)
+        self.query_one(LiveCard).show(None)
+        if self.window_end is None:
+            self.scroll_end(animate=False, immediate=True)  # back to the anchor, should the user have scrolled
+        if self._fill_timer is not None:
+            self._fill_timer.stop()
+            self._fill_timer = None
+        if len(placed) < len(wanted):
+            self._fill_timer = self.set_timer(FILL_AFTER_S, lambda: self.sync(everything=True), name="replay-fill")
+
+    def cards_in_sight(self, wanted: list[tuple[int, StepView]]) -> int:
+        """How many of the last steps it takes to fill the pane, by each card's least height."""
+        rows = self.scrollable_content_region.height or self.app.size.height
+        count = 0
+        for _, step in reversed(wanted):
+            count += 1
+            rows -= least_height(step)
+            if rows <= 0:
+                break
+        return count
+
+    def arrange_cards(self, order: list[StepCard], fresh: list[StepCard]) -> None:
+        """Stand the cards in `order` just above the live card, mounting the fresh ones in their places (existing
+        cards move only when their order changed)."""
+        existing = [c for c in order if c not in fresh]
+        live = self.query_one(LiveCard)
+        if [c for c in self.children if isinstance(c, StepCard)] != existing:
+            for card in existing:
+                self.move_child(card, before=live)
+        for position, card in enumerate(order):
+            if card in fresh:
+                after = next((c for c in order[position + 1:] if c not in fresh), None)
+                self.mount(card, before=after if after is not None else live)
+        self.pool = order
+
+    def update_notes(self, window: range) -> None:
+        earlier, later = window.start, len(self.model.steps) - window.stop
+        note = self.query_one("#transcript-earlier", Static)
+        note.display = earlier > 0
+        note.update(f"… {earlier} earlier steps (press [ to show them)")
+        note_later = self.query_one("#transcript-later", Static)
+        note_later.display = later > 0
+        note_later.update(f"… {later} later steps (press ] to show them)")
