@@ -154,11 +154,28 @@ async def test_search_next_previous_highlight_and_author_filter(tmp_path):
         card = screen._highlighted
         assert card is not None and card.step_view.step == 2 and card.has_class("-cursor")
         assert marked(card) == "evaluate.py --round"  # exactly the match, in the action
-        # observations are searched (the folded tail of step 2 is expanded to show the match)
+        # observations are searched: a match in the folded tail is highlighted where it is
         await pilot.press("slash", *"line 29", "enter")
         await pilot.pause(0.1)
-        assert screen.matches == [2] and screen.cursor == 2 and screen._highlighted.expanded
+        assert screen.matches == [2] and screen.cursor == 2
         assert marked(screen._highlighted) == "line 29"
+        # a match the fold hides is shown with its neighbours, the rest stays folded (the card still fits)
+        await pilot.press("slash")
+        screen.query_one("#replay-search").value = ""
+        await pilot.press(*"LINE 15:", "enter")
+        await pilot.pause(0.1)
+        card = screen._highlighted
+        assert screen.matches == [2] and card.step_view.step == 2 and not card.expanded
+        assert marked(card) == "line 15:"
+        text = painted(card)
+        assert "round 2 line 14:" in text and "round 2 line 16:" in text and "round 2 line 12:" not in text
+        assert "… 6 more lines" in text and "… 10 more lines" in text  # lines 8-13 and 17-26
+        transcript = screen.query_one("#transcript")
+        assert card.outer_size.height <= transcript.scrollable_content_region.height
+        # clearing the search folds the card back
+        screen.search("")
+        await pilot.pause()
+        assert card.step_view.step == 2 and "round 2 line 15:" not in painted(card) and not marked(card)
         # thoughts are searched
         await pilot.press("slash")
         screen.query_one("#replay-search").value = ""

@@ -273,8 +273,17 @@ class EpisodeModel:
             return 0.0
         return max(0.0, (self.ended_at or now) - self.started_at)
 
-    def durations(self) -> list[tuple[int, float]]:
-        return [(s.step, s.duration) for s in self.steps if s.rejected is None]
+    def durations(self, last: int | None = None) -> list[tuple[int, float]]:
+        """(step, seconds) of the steps that ran, oldest first; with `last`, only the last that many (read from
+        the end: a long run has thousands)."""
+        picked: list[tuple[int, float]] = []
+        for s in reversed(self.steps):
+            if last is not None and len(picked) >= last:
+                break
+            if s.rejected is None:
+                picked.append((s.step, s.duration))
+        picked.reverse()
+        return picked
 
     def drain_shell(self) -> str:
         data = "".join(self.shell_chunks)

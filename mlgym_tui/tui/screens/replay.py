@@ -22,9 +22,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from mlgym_tui.episode import events as ev
+from mlgym_tui.tui.collector import collect_at_rest, hold_full_collections, release_full_collections
 from mlgym_tui.tui.episode_model import EpisodeModel, LiveStep, StepView
 from mlgym_tui.tui.screens.episode import EPISODE_BINDINGS, EpisodeScreen
 from mlgym_tui.tui.widgets.metrics_pane import MetricsPane
@@ -37,6 +39,7 @@ from mlgym_tui.tui.widgets.step_card import StepCard
 from mlgym_tui.tui.widgets.timeline import Timeline
 
 CHARTS_AFTER_S = 0.12  # redraw the score and duration charts when the cursor has rested this long
+COLLECT_AFTER_S = 1.5  # and collect garbage when it has rested this long (see collector.py)
 SHELL_STEPS = 6  # the shell pane shows at most this many steps' output before the cursor...
 SHELL_CHARS = 24_000  # ...and at most about this much of it
 AUTHORS = (None, "agent", "human", "replay")
@@ -187,11 +190,13 @@ class ReplayIndex:
             self._haystack.append(f"{s.thought}\n{s.action}\n{s.observation}".lower())
         return self._haystack[i]
 
-    def search(self, query: str) -> list[int]:
+    def search(self, query: str, start: int = 0) -> list[int]:
+        """Cards (1-based) whose thought, action or observation holds the query, ignoring case; from card
+        `start` + 1 on."""
         needle = query.lower()
         if not needle:
             return []
-        return [i + 1 for i in range(self.total) if needle in self.haystack(i)]
+        return [i + 1 for i in range(start, self.total) if needle in self.haystack(i)]
 
     def marks(self) -> dict[str, set[int]]:
         return {"failure": set(self.failures), "validation": set(self.validations), "human": set(self.humans)}
@@ -410,6 +415,7 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
         self.author_filter: str | None = None
         self.query_text = ""
         self.matches: list[int] = []
+        self._searched = 0  # cards the current search has looked at
         self.follow = follow
         self.tail = None
         self.warnings: list[str] = []
@@ -418,6 +424,7 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
         self._stop_follow: asyncio.Event | None = None
         self._reading = None
         self._charts_timer = None
+        self._rest_timer = None
         if run is None and path is not None:
             # start reading at once, on a thread: the file is read while the app starts and paints
             from concurrent.futures import ThreadPoolExecutor
@@ -444,7 +451,13 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(MetricsPane).clock = self.clock
+        # looked up once: every cursor move touches all of them, and each query walks the screen
+        self._transcript = self.query_one(ReplayTranscript)
+        self._metrics = self.query_one(MetricsPane)
+        self._shell_view = self.query_one(ShellView)
+        self._timeline = self.query_one(Timeline)
+        self._status = self.query_one(StatusBar)
+        self._metrics.clock = self.clock
         self.query_one("#replay-notice").display = False
         self.query_one("#shell-input").display = False  # nothing to type into a recording
         self.query_one(PendingAction).show(None)
@@ -457,8 +470,15 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
             self.run_worker(self.load(), name="replay-load", group="replay", exclusive=True)
 
     def on_unmount(self) -> None:
+        release_full_collections()
         if self._stop_follow is not None:
             self._stop_follow.set()
+
+    def on_screen_resume(self) -> None:
+        hold_full_collections()
+
+    def on_screen_suspend(self) -> None:
+        release_full_collections()
 
     # ---------------------------------------------------------------- loading and following
 
@@ -632,31 +652,45 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
         m.messages = fold.messages[:snap.n_messages]
         m.live = None
         m.ended_at = snap.ended_at or snap.last_event_t  # elapsed time as it was at this step
-        transcript = self.query_one(ReplayTranscript)
+        transcript = self._transcript
         transcript.window_end = None
         transcript.sync()
         self.mark_cursor_card()
-        metrics = self.query_one(MetricsPane)
+        metrics = self._metrics
         metrics.refresh_figures()  # the figures now; the charts (5,000 points) once the cursor rests
         if self._charts_timer is not None:
             self._charts_timer.stop()
         self._charts_timer = self.set_timer(CHARTS_AFTER_S, metrics.refresh_all, name="replay-charts")
-        view = self.query_one(ShellView)
+        if self._rest_timer is not None:
+            self._rest_timer.stop()
+        self._rest_timer = self.set_timer(COLLECT_AFTER_S, collect_at_rest, name="replay-collect")
+        view = self._shell_view
         view.terminal.screen.reset()
         view.terminal.screen.set_mode(pyte.modes.LNM)  # reset() clears it; the terminal sets it at creation
         view.feed(index.shell_at(c, lines=view.terminal.lines, columns=view.terminal.columns))
-        timeline = self.query_one(Timeline)
+        timeline = self._timeline
         marks = index.marks()
         if self.author_filter is not None:
             marks["filtered"] = {i + 1 for i, s in enumerate(index.cards) if s.author != self.author_filter}
         timeline.set_marks(index.total, marks)
         timeline.cursor = c
         self.update_status()
+        self.hand_refreshes_to_screen()
+
+    def hand_refreshes_to_screen(self) -> None:
+        """Pass every pending repaint and layout to the screen now, so that a move is painted in one frame.
+
+        Textual passes a widget's refresh on to its screen from that widget's own idle handler, and the screen
+        paints as soon as it is idle with something to paint: the transcript went out in one frame and the shell,
+        figures, timeline and status line in the next, ~30 ms later. `_check_refresh` is what that idle handler
+        calls (Textual is pinned in uv.lock; the replay tests fail if it stops doing this)."""
+        for widget in self.walk_children(Widget):
+            widget._check_refresh()
 
     def mark_cursor_card(self) -> None:
         """Mark the cursor's card, highlight a search match in it (unfolding the observation when the match is
         there) and clear both from the card marked before."""
-        transcript = self.query_one(ReplayTranscript)
+        transcript = self._transcript
         card = transcript.card_showing(self.index.cards[self.cursor - 1]) if self.cursor else None
         previous = self._highlighted
         if previous is not None and previous is not card:
@@ -669,22 +703,20 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
             return
         card.add_class("-cursor")
         query = self.query_text if self.cursor in self.matches else ""
-        unfold = bool(query) and query.lower() in card.step_view.observation.lower() and not card.expanded
-        if card.search != query or unfold:
-            card.search = query
-            card.expanded = card.expanded or unfold
+        if card.search != query:
+            card.search = query  # highlighted, and a match the fold would hide is shown with its neighbours
             card.rerender()
         self.call_after_refresh(self.show_top_of_tall_card, card)
 
     def show_top_of_tall_card(self, card: StepCard) -> None:
         """The pane stays at its end, where the cursor's card is; a card taller than the pane is shown from its top
         instead (its header: step, author, exit code)."""
-        transcript = self.query_one(ReplayTranscript)
+        transcript = self._transcript
         if card is self._highlighted and card.outer_size.height > transcript.scrollable_content_region.height:
             transcript.scroll_to_widget(card, animate=False, top=True)
 
     def update_status(self) -> None:
-        bar = self.query_one(StatusBar)
+        bar = self._status
         index, run = self.index, self.run
         bar.mode = "replay"
         if index is None or run is None:
@@ -718,7 +750,7 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
         bar.detail = " · ".join(parts)
         step = index.cards[self.cursor - 1] if self.cursor else None
         caption = f"step {step.step} [{step.author}]" if step else "no steps"
-        self.query_one(Timeline).set_caption(
+        self._timeline.set_caption(
             f"{caption}   ✗ failure {len(index.failures)}  ◆ validation {len(index.validations)}  "
             f"H human {len(index.humans)}   ←/→ step  / search  x/v/u next failure/validation/human  f fork")
 
@@ -812,6 +844,7 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
     def search(self, query: str) -> None:
         self.query_text = query
         self.matches = self.index.search(query) if self.index is not None else []
+        self._searched = self.index.total if self.index is not None else 0
         if not query:
             self.show_cursor()
             return
@@ -830,8 +863,9 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
         if not self.query_text:
             self.action_search()
             return
-        if self.index is not None and len(self.matches) != len(self.index.search(self.query_text)):
-            self.matches = self.index.search(self.query_text)  # follow mode added steps
+        if self.index is not None and self.index.total > self._searched:  # follow mode added steps since
+            self.matches += self.index.search(self.query_text, start=self._searched)
+            self._searched = self.index.total
         card = next_in(self.matches, self.cursor, direction, self.visible)
         if card is None:  # wrap around
             card = next_in(self.matches, 0 if direction > 0 else self.index.total + 1, direction, self.visible)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 
-from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
 from mlgym_tui.tui.episode_model import EpisodeModel
-from mlgym_tui.tui.widgets.duration_chart import DurationChart
+from mlgym_tui.tui.widgets.duration_chart import SHOWN_STEPS, DurationChart
 from mlgym_tui.tui.widgets.score_chart import ScoreChart
 
 
@@ -30,24 +30,31 @@ class MetricsPane(Vertical):
         yield ScoreChart(id="score-chart")
         yield DurationChart(id="duration-chart")
 
-    def figures(self) -> Table:
+    def figures(self) -> Text:
         m = self.model
-        table = Table.grid(padding=(0, 1))
-        table.add_column(style="dim", no_wrap=True)
-        table.add_column(no_wrap=True, overflow="ellipsis")
         steps = len([s for s in m.steps if s.rejected is None])
         cost_limit = f" of ${m.cost_limit:.2f}" if m.cost_limit else ""
         best = m.best_score()
         base = m.baseline.get(m.primary_metric or "")
         best_text = "-" if best is None else EpisodeModel.describe(best)
         base_text = "-" if base is None else EpisodeModel.describe(base)
-        table.add_row("steps", f"{steps} of {m.max_steps}   elapsed {format_elapsed(m.elapsed(self.clock()))}")
-        table.add_row("cost", f"${m.cost:.4f}{cost_limit}")
-        table.add_row("tokens", f"{m.tokens_in:,} in / {m.tokens_out:,} out")
-        table.add_row("best", f"{best_text} {m.primary_metric or '?'} ({m.direction}); baseline {base_text}")
+        rows = [
+            ("steps", f"{steps} of {m.max_steps}   elapsed {format_elapsed(m.elapsed(self.clock()))}"),
+            ("cost", f"${m.cost:.4f}{cost_limit}"),
+            ("tokens", f"{m.tokens_in:,} in / {m.tokens_out:,} out"),
+            ("best", f"{best_text} {m.primary_metric or '?'} ({m.direction}); baseline {base_text}"),
+        ]
         if m.exit_status:
-            table.add_row("exit", m.exit_status)
-        return table
+            rows.append(("exit", m.exit_status))
+        # plain lines rather than a Table: the same two columns, a fraction of the cost to render on each step
+        text = Text(no_wrap=True, overflow="ellipsis")
+        width = max(len(label) for label, _ in rows)
+        for i, (label, value) in enumerate(rows):
+            if i:
+                text.append("\n")
+            text.append(label.ljust(width), style="dim")
+            text.append(" " + value)
+        return text
 
     def refresh_figures(self) -> None:
         self.query_one("#metrics-figures", Static).update(self.figures())
@@ -58,4 +65,4 @@ class MetricsPane(Vertical):
         name = m.primary_metric
         points = [(step, metrics[name]) for step, metrics in m.validations if name in metrics]
         self.query_one(ScoreChart).plot_scores(name, points, m.baseline.get(name or ""), m.max_steps)
-        self.query_one(DurationChart).plot_durations(m.durations())
+        self.query_one(DurationChart).plot_durations(m.durations(last=SHOWN_STEPS))

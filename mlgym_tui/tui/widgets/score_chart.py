@@ -6,8 +6,16 @@ from textual_plotext import PlotextPlot
 
 
 class ScoreChart(PlotextPlot):
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self._plotted: tuple | None = None
+
     def plot_scores(self, metric: str | None, points: list[tuple[int, float]], baseline: float | None,
                     max_step: int) -> None:
+        wanted = (metric, points, baseline, max_step)
+        if wanted == self._plotted:
+            return  # a plotext redraw costs milliseconds: none when the scores shown are the same
+        self._plotted = wanted
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()

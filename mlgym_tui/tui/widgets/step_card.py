@@ -25,8 +25,13 @@ def badge(text: str, style: str) -> Text:
     return Text(f" {text} ", style=f"{style} reverse")
 
 
-def fold_observation(observation: str, expanded: bool) -> tuple[str, int]:
-    """The text to show and how many lines are hidden (0 when nothing is)."""
+MATCH_CONTEXT = 1  # lines shown either side of a search match that the fold would hide
+FOLD = "\x00FOLD\x00"  # a folded line's marker, followed by how many lines it stands for
+
+
+def fold_observation(observation: str, expanded: bool, around: str = "") -> tuple[str, int]:
+    """The text to show and how many lines are hidden (0 when nothing is). Folded, the first lines and the last
+    are shown; with `around`, so is the first line holding it (ignoring case) and its neighbours."""
     lines = observation.split("\n")
     if expanded:
         if len(lines) > EXPANDED_MAX_LINES:
@@ -34,10 +39,30 @@ def fold_observation(observation: str, expanded: bool) -> tuple[str, int]:
         return observation, 0
     if len(lines) <= FOLD_LINES + FOLD_TAIL and len(observation) <= FOLD_CHARS:
         return observation, 0
-    head = [line[:300] for line in lines[:FOLD_LINES]]
-    tail = [line[:300] for line in lines[-FOLD_TAIL:]] if len(lines) > FOLD_LINES + FOLD_TAIL else []
-    hidden = max(len(lines) - len(head) - len(tail), 1)
-    return "\n".join(head + [f"\x00FOLD\x00{hidden}"] + tail), hidden
+    kept = set(range(min(FOLD_LINES, len(lines))))
+    if len(lines) > FOLD_LINES + FOLD_TAIL:
+        kept.update(range(len(lines) - FOLD_TAIL, len(lines)))
+    needle = around.lower()
+    match = next((i for i, line in enumerate(lines) if needle in line.lower()), None) if needle else None
+    if match is not None and match not in kept:
+        kept.update(range(max(0, match - MATCH_CONTEXT), min(len(lines), match + MATCH_CONTEXT + 1)))
+    shown: list[str] = []
+    gap = 0
+    for i, line in enumerate(lines):
+        if i in kept:
+            if gap:
+                shown.append(f"{FOLD}{gap}")
+                gap = 0
+            shown.append(line[:300])
+        else:
+            gap += 1
+    if gap:
+        shown.append(f"{FOLD}{gap}")
+    hidden = len(lines) - len(kept)
+    if not hidden:  # short of lines but long in characters: the lines were cut at 300 characters
+        shown.append(f"{FOLD}1")
+        hidden = 1
+    return "\n".join(shown), hidden
 
 
 class StepCard(Static, can_focus=True):
@@ -121,13 +146,13 @@ class StepCard(Static, can_focus=True):
         if s.rejected is not None:
             parts.append(Text(f"rejected: {strip_escapes(s.rejected)}", style="red"))
         if s.observation:
-            shown, hidden = fold_observation(strip_escapes(s.observation), self.expanded)
+            shown, hidden = fold_observation(strip_escapes(s.observation), self.expanded, around=self.search)
             obs = Text(style="")
             for i, line in enumerate(shown.split("\n")):
                 if i:
                     obs.append("\n")
-                if line.startswith("\x00FOLD\x00"):
-                    obs.append(f"… {hidden} more lines (enter or click to expand)", style="italic dim")
+                if line.startswith(FOLD):
+                    obs.append(f"… {line[len(FOLD):]} more lines (enter or click to expand)", style="italic dim")
                 else:
                     obs.append(line)
             if self.expanded and hidden:
