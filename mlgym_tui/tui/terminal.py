@@ -8,6 +8,7 @@ painted is plain characters plus colours, clipped to the pane.
 from __future__ import annotations
 
 import pyte
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
@@ -18,6 +19,9 @@ _NAMED = {
     "brightyellow": "color(11)", "brightblue": "color(12)", "brightmagenta": "color(13)",
     "bfightmagenta": "color(13)", "brightcyan": "color(14)", "brightwhite": "color(15)",
 }
+
+
+_PLAIN = Style()
 
 
 def _colour(name: str) -> str | None:
@@ -83,33 +87,44 @@ class VirtualTerminal:
             self._style_cache[key] = style
         return style
 
+    def row_runs(self, y: int) -> list[tuple[str, Style]]:
+        """Row y of the screen as runs of (text, style), trailing blanks without a style dropped."""
+        row = self.screen.buffer[y]
+        runs: list[tuple[str, Style]] = []
+        run_chars: list[str] = []
+        run_key: tuple | None = None
+        # a row holds only the cells written to: past its last one there is nothing but blanks
+        for x in range(min(self.screen.columns, max(row) + 1) if row else 0):
+            char = row[x]
+            if char.data == "":  # right half of a wide character
+                continue
+            key = char[1:8]  # the attributes a style is made of, compared as one tuple
+            if key != run_key and run_chars:
+                runs.append(("".join(run_chars), self._style(run_key)))
+                run_chars = []
+            run_key = key
+            run_chars.append(_safe_char(char.data))
+        if run_chars:
+            style = self._style(run_key)
+            text = "".join(run_chars)
+            runs.append((text.rstrip() if style == _PLAIN else text, style))
+        while runs and runs[-1][1] == _PLAIN and not runs[-1][0].strip():
+            runs.pop()
+        return runs
+
     def render_lines(self) -> list[Text]:
         out: list[Text] = []
-        buffer = self.screen.buffer
-        columns = self.screen.columns
-        last = self._last_used_line()
-        for y in range(last + 1):
-            row = buffer[y]
+        for y in range(self._last_used_line() + 1):
             text = Text(no_wrap=True, overflow="crop")
-            run_chars: list[str] = []
-            run_key: tuple | None = None
-            # a row holds only the cells written to: past its last one there is nothing but blanks
-            for x in range(min(columns, max(row) + 1) if row else 0):
-                char = row[x]
-                if char.data == "":  # right half of a wide character
-                    continue
-                key = char[1:8]  # the attributes a style is made of, compared as one tuple
-                if key != run_key and run_chars:
-                    text.append("".join(run_chars), self._style(run_key))
-                    run_chars = []
-                run_key = key
-                run_chars.append(_safe_char(char.data))
-            if run_chars:
-                style = self._style(run_key)
-                text.append("".join(run_chars).rstrip() if style == Style() else "".join(run_chars), style)
+            for chunk, style in self.row_runs(y):
+                text.append(chunk, style)
             text.rstrip()
             out.append(text)
         return out
+
+    def line_segments(self, y: int) -> list[Segment]:
+        """Row y as Rich segments, for a widget drawing line by line (a blank row is no segment)."""
+        return [Segment(chunk, style) for chunk, style in self.row_runs(y)]
 
     def render(self) -> Text:
         return Text("\n", no_wrap=True, overflow="crop").join(self.render_lines())
