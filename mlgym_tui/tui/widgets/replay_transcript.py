@@ -54,40 +54,46 @@ class ReplayTranscript(Transcript):
 
     def sync(self, everything: bool = False) -> None:
         """Point the cards at the window's steps: those in sight now, the rest when the cursor rests (or now, with
-        `everything`)."""
+        `everything`). A one-step move re-points one card; no move shows or hides one (that restyles the pane)."""
         steps = self.model.steps
         window = self.window()
         wanted = [(i, steps[i]) for i in window]
         shown = {id(c.step_view): c for c in self.pool if c.display}
-        now = len(wanted) if everything else self.cards_in_sight(wanted)
-        placed: list[StepCard] = []  # the cards to show, in order
-        missing: list[tuple[int, StepView]] = []
-        for position, (i, step) in enumerate(wanted):
+        slots: list[StepCard | None] = []  # the window's cards, in order; None where no card shows the step yet
+        for i, step in wanted:
             card = shown.pop(id(step), None)
             if card is not None:
                 card.index = i
                 if card.rendered_revision != step.revision:
                     card.rerender()  # follow mode: a validation reached a card already shown
-                placed.append(card)
-            elif position >= len(wanted) - now:
-                missing.append((i, step))
-                placed.append(None)  # filled below
-            # else: out of sight and not shown by any card yet, left for the fill
-        spare = [c for c in self.pool if c not in placed]
+            slots.append(card)
+        free = [c for c in self.pool if c not in slots]
+        empty = [k for k, card in enumerate(slots) if card is None]
+        first_in_sight = len(wanted) - (len(wanted) if everything else self.cards_in_sight(wanted))
+        later = [k for k in empty if k < first_in_sight]
+        if len(later) <= 1:  # a one-step move: the card that left the window takes the step entering it
+            later = []
         fresh: list[StepCard] = []
-        for slot, (i, step) in zip([k for k, c in enumerate(placed) if c is None], missing):
-            if spare:
-                card = spare.pop()
+        for k in empty:
+            if k in later:
+                continue
+            i, step = wanted[k]
+            if free:
+                card = free.pop()
                 card.point(step, i)
             else:
                 card = StepCard(step, self.model, i)
                 fresh.append(card)
-            placed[slot] = card
-        for card in spare:
+            slots[k] = card
+        placed = [card for card in slots if card is not None]
+        # Cards left over wait above the pane, out of sight, for the steps still to fill (showing what they showed
+        # a moment ago); with nothing left to fill they are hidden.
+        waiting, hidden = (free, []) if later else ([], free)
+        for card in hidden:
             card.display = False
         for card in placed:
             card.display = True
-        self.arrange_cards(spare + placed, fresh)
+        self.arrange_cards(hidden + waiting + placed, fresh)
         self.update_notes(window)
         self.query_one(LiveCard).show(None)
         if self.window_end is None:
@@ -95,7 +101,7 @@ class ReplayTranscript(Transcript):
         if self._fill_timer is not None:
             self._fill_timer.stop()
             self._fill_timer = None
-        if len(placed) < len(wanted):
+        if later:
             self._fill_timer = self.set_timer(FILL_AFTER_S, lambda: self.sync(everything=True), name="replay-fill")
 
     def cards_in_sight(self, wanted: list[tuple[int, StepView]]) -> int:
