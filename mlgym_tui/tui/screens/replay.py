@@ -26,7 +26,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from mlgym_tui.episode import events as ev
-from mlgym_tui.tui.collector import collect_at_rest, hold_full_collections, release_full_collections
+from mlgym_tui.tui import collector
 from mlgym_tui.tui.episode_model import EpisodeModel, LiveStep, StepView
 from mlgym_tui.tui.screens.episode import EPISODE_BINDINGS, EpisodeScreen
 from mlgym_tui.tui.widgets.metrics_pane import MetricsPane
@@ -39,7 +39,8 @@ from mlgym_tui.tui.widgets.step_card import StepCard
 from mlgym_tui.tui.widgets.timeline import Timeline
 
 CHARTS_AFTER_S = 0.12  # redraw the score and duration charts when the cursor has rested this long
-COLLECT_AFTER_S = 1.5  # and collect garbage when it has rested this long (see collector.py)
+COLLECT_YOUNG_AFTER_S = 0.3  # collect the young generations when it has rested this long (see collector.py)...
+COLLECT_ALL_AFTER_S = 1.5  # ...and everything when it has rested this long
 SHELL_STEPS = 6  # the shell pane shows at most this many steps' output before the cursor...
 SHELL_CHARS = 24_000  # ...and at most about this much of it
 AUTHORS = (None, "agent", "human", "replay")
@@ -424,7 +425,8 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
         self._stop_follow: asyncio.Event | None = None
         self._reading = None
         self._charts_timer = None
-        self._rest_timer = None
+        self._rest_timers: list = []
+        self._holding_collector = False
         if run is None and path is not None:
             # start reading at once, on a thread: the file is read while the app starts and paints
             from concurrent.futures import ThreadPoolExecutor
@@ -470,15 +472,22 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
             self.run_worker(self.load(), name="replay-load", group="replay", exclusive=True)
 
     def on_unmount(self) -> None:
-        release_full_collections()
+        self.release_collector()
         if self._stop_follow is not None:
             self._stop_follow.set()
 
     def on_screen_resume(self) -> None:
-        hold_full_collections()
+        if not self._holding_collector:
+            self._holding_collector = True
+            collector.hold()
 
     def on_screen_suspend(self) -> None:
-        release_full_collections()
+        self.release_collector()
+
+    def release_collector(self) -> None:
+        if self._holding_collector:
+            self._holding_collector = False
+            collector.release()
 
     # ---------------------------------------------------------------- loading and following
 
@@ -498,8 +507,7 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
         import gc
 
         tail = None
-        gc_was_enabled = gc.isenabled()
-        gc.disable()  # ~100k small objects per 50 MB, none of them garbage: collections would only walk them
+        collector.hold()  # ~100k small objects per 50 MB, none of them garbage: collections would only walk them
         try:
             events_path = self.events_path()
             if self.follow and events_path is not None:
@@ -513,11 +521,10 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
         except (TrajectoryError, OSError) as exc:
             return None, None, None, str(exc)
         finally:
-            if gc_was_enabled:
-                # Freeze first: re-enabled with ~1M new objects counted, the collector would otherwise walk them
-                # all at once (a pause of 100 ms or more, on whichever thread allocates next).
-                gc.freeze()
-                gc.enable()
+            # Freeze first: re-enabled with ~1M new objects counted, the collector would otherwise walk them all at
+            # once (a pause of 100 ms or more, on whichever thread allocates next).
+            gc.freeze()
+            collector.release()
         return run, index, tail, None
 
     async def load(self) -> None:
@@ -661,9 +668,11 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
         if self._charts_timer is not None:
             self._charts_timer.stop()
         self._charts_timer = self.set_timer(CHARTS_AFTER_S, metrics.refresh_all, name="replay-charts")
-        if self._rest_timer is not None:
-            self._rest_timer.stop()
-        self._rest_timer = self.set_timer(COLLECT_AFTER_S, collect_at_rest, name="replay-collect")
+        collector.on_key()
+        for timer in self._rest_timers:
+            timer.stop()
+        self._rest_timers = [self.set_timer(COLLECT_YOUNG_AFTER_S, collector.collect_young, name="replay-gc-young"),
+                             self.set_timer(COLLECT_ALL_AFTER_S, collector.collect_all, name="replay-gc-all")]
         view = self._shell_view
         view.terminal.screen.reset()
         view.terminal.screen.set_mode(pyte.modes.LNM)  # reset() clears it; the terminal sets it at creation
