@@ -176,6 +176,21 @@ async def test_task_browser_filters_shows_details_and_past_runs(tmp_path):
         assert browser.shown == [] and browser.query_one("#runs-table").row_count == 0
 
 
+async def test_task_browser_filter_typed_at_full_speed_after_slash(tmp_path):
+    """Keys queued together (a paste, tmux send-keys) land in the filter, / included; none starts an episode
+    (s, h) on the way."""
+    from textual import events
+
+    app = MLGymApp(deterministic=True, runs_dir=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app, pilot)
+        browser = app.screen
+        for char in "/sh/x":
+            app.post_message(events.Key("slash" if char == "/" else char, char))  # all queued at once
+        await pilot.pause(0.2)
+        assert app.screen is browser and browser.query_one("#task-filter").value == "sh/x"
+
+
 async def test_start_dialog_returns_the_chosen_settings(tmp_path):
     app = MLGymApp(deterministic=True, runs_dir=tmp_path)
     captured = []

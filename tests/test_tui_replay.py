@@ -276,3 +276,27 @@ async def test_task_browser_opens_past_runs_and_the_file_picker(tmp_path):
         await pilot.press("enter")
         screen = await opened(pilot)
         assert screen.path == FIXTURE and screen.index.total == 5
+
+
+async def test_a_query_typed_at_full_speed_after_slash_goes_into_the_search(tmp_path):
+    """Keys queued together (a paste, tmux send-keys) all land in the search box: none of the query's letters
+    reaches the replay's own keys (a: author filter, t: follow, x: next failure)."""
+    from textual import events
+
+    app = replay_app(write_run(tmp_path))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        await pilot.press("home")
+        for char in "/at x\r":
+            key = {"/": "slash", " ": "space", "\r": "enter"}.get(char, char)
+            app.post_message(events.Key(key, char))  # all queued before the first is handled
+        await pilot.pause(0.2)
+        assert screen.author_filter is None and not screen.follow
+        assert screen.query_text == "at x"
+        # a / typed in the search box is part of the query, not a new search
+        await pilot.press("escape", "escape")
+        for char in "/a/b\r":
+            key = {"/": "slash", "\r": "enter"}.get(char, char)
+            app.post_message(events.Key(key, char))
+        await pilot.pause(0.2)
+        assert screen.query_text == "a/b" and screen.author_filter is None

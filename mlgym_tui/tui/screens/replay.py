@@ -19,6 +19,7 @@ from typing import Any
 import pyte
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
@@ -375,7 +376,8 @@ REPLAY_BINDINGS = [
     Binding("home,g", "first", "First", id="replay_first", show=False),
     Binding("end,G", "last", "Last", id="replay_last", show=False),
     Binding("colon", "goto", "Go to step", id="replay_goto"),
-    Binding("slash", "search", "Search", id="replay_search"),
+    # priority: handled as the key arrives, so the keys typed after it already go to the search box
+    Binding("slash", "search", "Search", id="replay_search", priority=True),
     Binding("n", "match(1)", "Next match", id="replay_next_match", show=False),
     Binding("N", "match(-1)", "Previous match", id="replay_previous_match", show=False),
     Binding("x", "jump('failure', 1)", "Next failure", id="replay_next_failure"),
@@ -838,16 +840,20 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
 
     def action_search(self) -> None:
         box = self.query_one("#replay-search", Input)
+        if self.focused is box:  # (has_focus follows a moment later)
+            raise SkipAction()  # a / in the query
         box.add_class("-open")
         box.value = self.query_text
-        box.focus()
+        # focused now, not once the keys already queued are handled (Widget.focus waits): typed fast or pasted,
+        # the query's letters would otherwise reach the replay's own keys (a: author filter, t: follow, ...)
+        self.set_focus(box)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "replay-search":
             return
         event.stop()
         event.input.remove_class("-open")
-        self.query_one(Timeline).focus()
+        self.set_focus(self._timeline)
         self.search(event.value.strip())
 
     def search(self, query: str) -> None:
@@ -889,7 +895,7 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
         box = self.query_one("#replay-search", Input)
         if box.has_class("-open"):
             box.remove_class("-open")
-            self.query_one(Timeline).focus()
+            self.set_focus(self._timeline)
             return
         if self.query_text:
             self.query_text, self.matches = "", []

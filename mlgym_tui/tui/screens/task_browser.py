@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -20,7 +21,8 @@ class TaskBrowser(Screen):
     BINDINGS = [
         Binding("s", "start", "Start episode", id="start_episode"),
         Binding("h", "start_human", "Human episode", id="start_human"),
-        Binding("slash", "focus_filter", "Filter", id="filter"),
+        # priority: handled as the key arrives, so the keys typed after it already go to the filter
+        Binding("slash", "focus_filter", "Filter", id="filter", priority=True),
         Binding("f5", "reload_runs", "Reload runs", id="reload_runs"),
         Binding("o", "open_run", "Open run", id="open_run"),
     ]
@@ -126,7 +128,10 @@ class TaskBrowser(Screen):
         self.query_one("#runs-title", Label).update(f"past runs of {task.id}: {len(rows)}")
 
     def action_focus_filter(self) -> None:
-        self.query_one("#task-filter", Input).focus()
+        box = self.query_one("#task-filter", Input)
+        if self.focused is box:  # (has_focus follows a moment later)
+            raise SkipAction()  # a / in the filter
+        self.set_focus(box)  # at once (Widget.focus waits for the keys already queued, typed after the /)
 
     def action_start(self) -> None:
         if self.selected is None:
