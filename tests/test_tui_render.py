@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -310,3 +311,23 @@ def test_cli_has_play_and_core_import_does_not_pull_textual_or_litellm():
     subprocess.run([sys.executable, "-c", code], check=True)
     code = "import sys; import mlgym_tui.tui.app; assert 'litellm' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_plain_thoughts_skip_markdown_but_render_the_same():
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    from mlgym_tui.tui.widgets.step_card import thought_renderable
+
+    console = Console(width=50, file=io.StringIO(), color_system="truecolor")
+
+    def lines(renderable) -> list[str]:
+        return ["".join(s.text for s in line) for line in console.render_lines(renderable, console.options)]
+
+    plain = ["Next I train.", "I look at the data first.\nThen train a model\non it.", "One.\n\n\nTwo\ncontinued.",
+             "a long thought that wraps " * 8, "  indented lead\nline two"]
+    for thought in plain:
+        assert not isinstance(thought_renderable(thought), Markdown)
+        assert lines(thought_renderable(thought)) == lines(Markdown(thought)), thought
+    for thought in ["I will **try** it", "run `ls`", "- one\n- two", "1. first", "# Plan", "see [docs](x)", "a & b"]:
+        assert isinstance(thought_renderable(thought), Markdown), thought
