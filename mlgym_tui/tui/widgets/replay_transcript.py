@@ -9,8 +9,6 @@ The pane is anchored to its end, where the cursor's card is.
 
 from __future__ import annotations
 
-from textual.widgets import Static
-
 from mlgym_tui.tui.episode_model import StepView
 from mlgym_tui.tui.widgets.live_card import LiveCard
 from mlgym_tui.tui.widgets.step_card import FOLD_LINES, FOLD_TAIL, StepCard
@@ -128,12 +126,3 @@ class ReplayTranscript(Transcript):
                 after = next((c for c in order[position + 1:] if c not in fresh), None)
                 self.mount(card, before=after if after is not None else live)
         self.pool = order
-
-    def update_notes(self, window: range) -> None:
-        earlier, later = window.start, len(self.model.steps) - window.stop
-        note = self.query_one("#transcript-earlier", Static)
-        note.display = earlier > 0
-        note.update(f"… {earlier} earlier steps (press [ to show them)")
-        note_later = self.query_one("#transcript-later", Static)
-        note_later.display = later > 0
-        note_later.update(f"… {later} later steps (press ] to show them)")

@@ -72,14 +72,17 @@ class Transcript(VerticalScroll, can_focus=True):
         for card in self.cards.values():
             if card.rendered_revision != card.step_view.revision and card.is_mounted:
                 card.rerender()
-        earlier = wanted.start
-        later = len(self.model.steps) - wanted.stop
+        self.update_notes(wanted)
+        self.query_one(LiveCard).show(self.model.live if follow else None)
+        if follow and at_bottom:
+            self.call_after_refresh(self.scroll_end, animate=False)
+
+    def update_notes(self, window: range) -> None:
+        """The notes above and below the cards: how many steps lie outside the window."""
+        earlier, later = window.start, len(self.model.steps) - window.stop
         note = self.query_one("#transcript-earlier", Static)
         note.display = earlier > 0
         note.update(f"… {earlier} earlier steps (press [ to show them)")
         note_later = self.query_one("#transcript-later", Static)
         note_later.display = later > 0
         note_later.update(f"… {later} later steps (press ] to show them)")
-        self.query_one(LiveCard).show(self.model.live if follow else None)
-        if follow and at_bottom:
-            self.call_after_refresh(self.scroll_end, animate=False)
