@@ -45,6 +45,22 @@ class TaskLimits(BaseModel):
     pids: int | None = Field(None, ge=16)
 
 
+class SubmissionSpec(BaseModel):
+    """What of the workspace is the submission: read out of the agent's container by value and scored elsewhere."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    files: list[str] = Field(default_factory=list)
+    """Workspace-relative files (or folders) that must exist; each is copied as regular files only."""
+    optional: list[str] = Field(default_factory=list)
+    """Workspace-relative files (or folders) copied when present (e.g. saved parameters)."""
+    modules: list[str] = Field(default_factory=list)
+    """Python modules of the submission that evaluate.py imports. Each is run in a process of its own under the
+    agent's uid and reached through a stand-in module; without any, agent code would run inside the scorer."""
+    max_bytes: int = Field(256 * 1024 * 1024, gt=0)
+    """The largest submission (all its files together) that is read; a larger one is refused."""
+
+
 class TaskConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -73,6 +89,8 @@ class TaskConfig(BaseModel):
     network: bool = False
     limits: TaskLimits = Field(default_factory=TaskLimits)
     baseline_tolerance: float = Field(0.01, ge=0)
+    submission: SubmissionSpec | None = None
+    evaluation_timeout: float = Field(900, gt=0)
     # Filled in by the loader
     source: Path | None = Field(None, exclude=True)
     root: Path | None = Field(None, exclude=True)

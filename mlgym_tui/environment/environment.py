@@ -10,7 +10,8 @@ from pathlib import Path
 
 from mlgym_tui.config.runtime import RuntimeConfig
 from mlgym_tui.config.task import TaskConfig
-from mlgym_tui.environment.evaluation import EvaluationFailed, evaluate
+from mlgym_tui.environment.evaluation import evaluate, trust_of
+from mlgym_tui.environment.submission import Artefacts, SubmissionRefused, read_submission
 from mlgym_tui.runtime.base import Container, ContainerSpec, Engine
 from mlgym_tui.runtime.errors import RuntimeProblem, ShellDied
 from mlgym_tui.runtime.shell import ShellSession
@@ -30,13 +31,19 @@ class StepResult:
     metrics: dict[str, float] | None = None
     exit_status: str | None = None
     submission: str | None = None
+    trust: str | None = None  # how the score was computed: isolated | in-process | unisolated
+    artefacts: str | None = None  # sha256 of the scored files, kept under submissions/<step>/
 
 
 class MLGymEnvironment:
-    def __init__(self, task: TaskConfig, engine: Engine, runtime: RuntimeConfig | None = None) -> None:
+    def __init__(self, task: TaskConfig, engine: Engine, runtime: RuntimeConfig | None = None,
+                 submissions_dir: Path | None = None) -> None:
         self.task = task
         self.engine = engine
         self.runtime = runtime or RuntimeConfig()
+        self.submissions_dir = submissions_dir  # where each scored artefact set is kept (None: not kept)
+        self.trust, self.trust_reason = trust_of(task, engine)
+        self._scorings = 0
         self.container: Container | None = None
         self.shell: ShellSession | None = None
         self.scores: list[dict[str, float]] = []
@@ -122,12 +129,13 @@ class MLGymEnvironment:
 
     # -- steps ------------------------------------------------------------------------------------
 
-    async def step(self, action: str) -> StepResult:
+    async def step(self, action: str, step: int | None = None) -> StepResult:
+        """Run one action; `step` names the folder its submission is kept in if it scores."""
         if self.done:
             return StepResult("The episode has ended.", done=True, exit_status=self.exit_status)
         special = special_command(action)
         if special is not None:
-            return await self._score(final=(special == "submit"), status_ok="submitted")
+            return await self._score(final=(special == "submit"), status_ok="submitted", step=step)
         program = blocked_program(action)
         if program is not None:
             return StepResult(blocked_message(program), exit_code=None, state=self.state())
@@ -145,23 +153,29 @@ class MLGymEnvironment:
             state=self.state(),
         )
 
-    async def autosubmit(self, reason: str) -> StepResult:
+    async def autosubmit(self, reason: str, step: int | None = None) -> StepResult:
         """At a limit: score the last artefact and end the episode."""
-        return await self._score(final=True, status_ok=f"autosubmission ({reason})")
+        return await self._score(final=True, status_ok=f"autosubmission ({reason})", step=step)
 
-    async def validate(self) -> StepResult:
-        return await self._score(final=False, status_ok="submitted")
+    async def validate(self, step: int | None = None) -> StepResult:
+        return await self._score(final=False, status_ok="submitted", step=step)
 
     async def interrupt(self) -> None:
         if self.shell is not None:
             await self.shell.interrupt()
 
-    async def _score(self, final: bool, status_ok: str) -> StepResult:
+    async def _score(self, final: bool, status_ok: str, step: int | None) -> StepResult:
         started = time.monotonic()
+        self._scorings += 1
+        artefacts: Artefacts | None = None
         try:
-            score = await asyncio.to_thread(evaluate, self.task, self.container)
-        except EvaluationFailed as exc:
-            observation = f"Submission could not be evaluated: {exc.reason}"
+            # Read by value through the engine's archive API (works whatever state the agent left its container
+            # in), then score in a fresh evaluation container.
+            artefacts = await asyncio.to_thread(read_submission, self.task, self.container)
+            score = await asyncio.to_thread(evaluate, self.task, self.engine, artefacts, self.runtime)
+        except SubmissionRefused as exc:
+            await self._keep(artefacts, step, {"status": exc.status, "reason": exc.reason})
+            observation = f"Submission could not be evaluated: {exc.reason}" + _shown(getattr(exc, "output", ""))
             if final:
                 self.done, self.exit_status = True, f"{exc.status} ({exc.reason})"
             return StepResult(observation, done=final, exit_code=1, duration=time.monotonic() - started,
@@ -172,14 +186,37 @@ class MLGymEnvironment:
                 self.done, self.exit_status = True, "exit_error"
             return StepResult(observation, done=final, exit_code=1, duration=time.monotonic() - started,
                               state=self.state(), exit_status=self.exit_status if final else None)
+        await self._keep(artefacts, step, {"status": "scored", "metrics": score.metrics})
         self.scores.append(score.metrics)
         self.submission = score.submission
         observation = (
             f"Your code produced a valid submission artefact at {score.submission}.\n"
             f"Baseline Score: {json.dumps(self.baseline)}\nEvaluation Score: {json.dumps(score.metrics)}"
+            + _shown(score.output)
         )
         if final:
             self.done, self.exit_status = True, status_ok
         return StepResult(observation, done=final, exit_code=0, duration=time.monotonic() - started, state=self.state(),
                           metrics=score.metrics, exit_status=self.exit_status if final else None,
-                          submission=score.submission)
+                          submission=score.submission, trust=score.trust, artefacts=artefacts.digest)
+
+    async def _keep(self, artefacts: Artefacts | None, step: int | None, outcome: dict) -> None:
+        """Keep the artefact set under submissions/<step>/ with its hashes and outcome, for `mlgym-tui rescore`."""
+        if self.submissions_dir is None or artefacts is None:
+            return
+        name = str(step if step is not None else self._scorings)
+        folder = self.submissions_dir / name
+        suffix = 2
+        while folder.exists():
+            folder = self.submissions_dir / f"{name}-{suffix}"
+            suffix += 1
+        record = {"task_id": self.task.id, "step": step, "trust": self.trust, "trust_reason": self.trust_reason,
+                  "scored_at": time.time(), **outcome}
+        await asyncio.to_thread(artefacts.save, folder, record)
+
+
+def _shown(output: str) -> str:
+    """The submission's own printing during evaluation, for the person or agent who wrote it."""
+    if not output.strip():
+        return ""
+    return f"\nWhat your submission's code printed while it was evaluated:\n{output.rstrip()}"

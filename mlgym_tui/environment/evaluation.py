@@ -1,30 +1,229 @@
-"""Scoring a submission out of band: fresh evaluation files in a directory the agent cannot read,
-run by a separate unprivileged user (never through the agent's shell)."""
+"""Scoring a submission in a container of its own.
+
+Every scoring (validate, submit, auto-submission, baseline check, rescore) starts a fresh evaluation container
+from the task image: no network, its own limits, removed afterwards. The submission arrives by value (see
+`submission.py`); the task's evaluation and secret files come fresh from the task folder. Nothing of the agent's
+container is shared with it, so answers never exist where the agent can reach them.
+
+Inside, `harness/mlgym_eval_launcher.py` runs as root and starts:
+- the scorer: `python3 -E -s -B evaluate.py [--submission_file F | --config_fname C]` as uid 1001 in
+  /opt/mlgym/eval (0700), with a fixed environment; its stdout is the score channel;
+- for Python submissions whose modules the task names, the submission process: the agent's modules imported as
+  uid 1000 in a copy of the submission, reached from the scorer through stand-in modules of the same names
+  (`harness/mlgym_submission_proxy.py`). Its output is captured apart and shown, never parsed.
+
+Tasks whose evaluate.py must have the agent's code in its own process (MLGym's model tasks, Python tasks that
+name no modules) still run in the evaluation container, but their scores say `trust: in-process`.
+"""
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
+import threading
+import time
+import uuid
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+from mlgym_tui.config.runtime import RuntimeConfig
 from mlgym_tui.config.task import TaskConfig
-from mlgym_tui.runtime.base import Container
+from mlgym_tui.environment.submission import Artefacts, SubmissionRefused, spec_for
+from mlgym_tui.runtime.base import AGENT_UID, Container, ContainerSpec, Engine
+from mlgym_tui.runtime.errors import RuntimeProblem
 
-EVALUATOR_UID = 1001  # owns the evaluation directory; neither the agent (1000) nor root runs the scorer
-EVALUATION_TIMEOUT = 900
+EVALUATOR_UID = 1001
+HARNESS = Path(__file__).parent / "harness"
+LAUNCHER = "mlgym_eval_launcher.py"
+PROXY = "mlgym_submission_proxy.py"
+OUTPUT_SHOWN = 2000  # characters of the submission's own output put in the observation
+
+ISOLATED, IN_PROCESS, UNISOLATED = "isolated", "in-process", "unisolated"
 
 
-class EvaluationFailed(Exception):
-    def __init__(self, status: str, reason: str) -> None:
-        self.status = status  # "submission_not_found" | "evaluation_format_error"
-        self.reason = reason
-        super().__init__(f"{status} ({reason})")
+class EvaluationFailed(SubmissionRefused):
+    """The submission was read but scoring it gave no valid metrics."""
+
+    def __init__(self, status: str, reason: str, output: str = "") -> None:
+        super().__init__(status, reason)
+        self.output = output
 
 
 @dataclass
 class Score:
     metrics: dict[str, float]
     submission: str
+    trust: str
+    trust_reason: str
+    output: str = ""  # what the submission's own code printed while it was scored
+    seconds: float = 0.0
+
+
+def trust_of(task: TaskConfig, engine: Engine) -> tuple[str, str]:
+    """How far the scorer is separated from the agent's code, and why not further."""
+    if not engine.isolated:
+        return UNISOLATED, "the local runtime scores on this machine as you: no container, no separate users"
+    if task.task_entrypoint == "CSVSubmissionTasks":
+        return ISOLATED, "the submission is data, scored in a fresh evaluation container"
+    if spec_for(task).modules:
+        return ISOLATED, "the agent's modules run in a process of their own under the agent's uid"
+    if task.task_entrypoint == "PythonSubmissionTasks":
+        return IN_PROCESS, ("the task names no submission modules (submission.modules), so evaluate.py imports the "
+                            "agent's code into the scorer's process")
+    return IN_PROCESS, "evaluate.py loads the agent's model files and code in its own process"
+
+
+@dataclass
+class _Layout:
+    """Where things go in the evaluation container (absolute paths)."""
+
+    eval_dir: str
+    workspace: str
+
+    @property
+    def base(self) -> str:
+        return str(PurePosixPath(self.eval_dir).parent)
+
+    @property
+    def harness(self) -> str:
+        return f"{self.base}/harness"
+
+    @property
+    def job_dir(self) -> str:
+        return f"{self.base}/job"
+
+    @property
+    def scorer_home(self) -> str:
+        return f"{self.base}/eval-home"
+
+
+def evaluate(task: TaskConfig, engine: Engine, artefacts: Artefacts, runtime: RuntimeConfig | None = None) -> Score:
+    """Score `artefacts` for `task` in a fresh evaluation container; raises EvaluationFailed."""
+    runtime = runtime or RuntimeConfig()
+    started = time.monotonic()
+    trust, reason = trust_of(task, engine)
+    spec = ContainerSpec(
+        image=task.image or runtime.image,
+        network=False,
+        memory=task.limits.memory or runtime.memory,
+        cpus=task.limits.cpus or runtime.cpus,
+        pids=task.limits.pids or runtime.pids,
+        labels={"mlgym-tui.task": task.id, "mlgym-tui.role": "evaluation"},
+        name=f"mlgym-eval-{uuid.uuid4().hex[:10]}",
+        user="root",  # the keep-alive must not be a process of the uids the harness sweeps
+    )
+    try:
+        box = engine.start(spec)
+    except RuntimeProblem as exc:
+        raise EvaluationFailed("evaluation_format_error", f"the evaluation container did not start: {exc}") from None
+    try:
+        result = _run(task, box, artefacts, isolated=trust == ISOLATED, sandboxed=engine.isolated)
+    finally:
+        threading.Thread(target=box.remove, name=f"remove {box.name}").start()  # not daemon: finishes before exit
+    metrics, output = _verdict(task, result)
+    return Score(metrics, artefacts.primary, trust, reason, output, time.monotonic() - started)
+
+
+def _run(task: TaskConfig, box: Container, artefacts: Artefacts, isolated: bool, sandboxed: bool) -> dict:
+    layout = _Layout(box.eval_dir, box.workspace)
+    spec = spec_for(task)
+    use_worker = isolated and bool(spec.modules)
+    job = _job(task, layout, artefacts, use_worker, sandboxed)
+    box.put_archive(box.fs_root, _layout_tar(task, layout, artefacts, job, use_worker, box.fs_root))
+    launched = box.exec(["python3", "-I", f"{layout.harness}/{LAUNCHER}", f"{layout.job_dir}/job.json"],
+                        user="root", timeout=task.evaluation_timeout + 60)
+    data = box.read_archive(f"{layout.job_dir}/result.json", 16 * 1024 * 1024)
+    if data is None:
+        tail = launched.output.strip().splitlines()[-3:]
+        raise EvaluationFailed("evaluation_format_error", f"the evaluation harness failed: {' | '.join(tail)[:300]}")
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        member = tar.getmembers()[0]
+        return json.loads(tar.extractfile(member).read())
+
+
+def _job(task: TaskConfig, layout: _Layout, artefacts: Artefacts, use_worker: bool, sandboxed: bool) -> dict:
+    script = Path(task.evaluation_paths[0]).name if task.evaluation_paths else "evaluate.py"
+    argv = ["python3", "-E", "-s", "-B", f"{layout.eval_dir}/{script}"]
+    if task.task_entrypoint == "CSVSubmissionTasks":
+        argv += ["--submission_file", f"{layout.workspace}/submission.csv"]
+    elif task.task_entrypoint == "ModelSubmissionTasks":
+        argv += ["--config_fname", f"{layout.eval_dir}/{PurePosixPath(artefacts.primary).name}"]
+    base_env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "MPLBACKEND": "Agg"}
+    if not sandboxed:
+        import os
+        import sys
+
+        base_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    home = layout.scorer_home
+    scorer_env = {**base_env, "HOME": home, "TMPDIR": home, "MPLCONFIGDIR": home}
+    uids = (EVALUATOR_UID, AGENT_UID) if sandboxed else (0, 0)
+    job = {
+        "owners": [
+            [layout.job_dir, 0, 0o700, 0o600],
+            [layout.harness, 0, 0o755, 0o644],
+            [layout.eval_dir, EVALUATOR_UID, 0o700, 0o600],
+            [home, EVALUATOR_UID, 0o700, 0o600],
+            # The submission: the agent's uid owns it where its code runs; otherwise it is data the scorer reads.
+            [layout.workspace, *((AGENT_UID, 0o700, 0o600) if use_worker else (0, 0o755, 0o644))],
+        ] if sandboxed else [],
+        "scorer": {"argv": argv, "cwd": layout.eval_dir, "env": scorer_env, "uid": uids[0]},
+        "timeout": task.evaluation_timeout,
+        "result": f"{layout.job_dir}/result.json",
+        "sweep_uids": [EVALUATOR_UID, AGENT_UID] if sandboxed else [],
+    }
+    if use_worker:
+        job["worker"] = {"program": f"{layout.harness}/{PROXY}", "cwd": layout.workspace, "uid": uids[1],
+                         "env": {**base_env, "HOME": f"{layout.workspace}/..", "PYTHONHASHSEED": "0"}}
+    return job
+
+
+def _layout_tar(task: TaskConfig, layout: _Layout, artefacts: Artefacts, job: dict, use_worker: bool,
+                root: str) -> bytes:
+    """One archive unpacked at the container's root: evaluation files, stand-ins, harness, job, and the
+    submission by value."""
+    files: dict[str, bytes] = {}
+    folders = [layout.eval_dir, layout.scorer_home, layout.harness, layout.job_dir, layout.workspace]
+    spec = spec_for(task)
+    in_eval_dir = not use_worker and task.task_entrypoint != "CSVSubmissionTasks"
+    for path, (data, _mode) in artefacts.files.items():
+        # In-process tasks see MLGym's layout: the submission beside a fresh evaluate.py, which wins over any copy.
+        files[f"{layout.eval_dir if in_eval_dir else layout.workspace}/{path}"] = data
+    for source in evaluation_sources(task):
+        _add_host_path(files, source, layout.eval_dir)
+    for module in spec.modules if use_worker else []:
+        files[f"{layout.eval_dir}/{module}.py"] = _stand_in(module)
+    if use_worker:
+        files[f"{layout.eval_dir}/{PROXY}"] = (HARNESS / PROXY).read_bytes()
+        files[f"{layout.harness}/{PROXY}"] = (HARNESS / PROXY).read_bytes()
+    files[f"{layout.harness}/{LAUNCHER}"] = (HARNESS / LAUNCHER).read_bytes()
+    files[f"{layout.job_dir}/job.json"] = json.dumps(job).encode()
+    buffer = io.BytesIO()
+    now = int(time.time())
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for folder in folders:
+            info = tarfile.TarInfo(str(PurePosixPath(folder).relative_to(root)))
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o700, now
+            tar.addfile(info)
+        for path, data in files.items():
+            info = tarfile.TarInfo(str(PurePosixPath(path).relative_to(root)))
+            info.size, info.mode, info.mtime = len(data), 0o600, now
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _stand_in(module: str) -> bytes:
+    return (f'"""Stand-in for the submission\'s module {module}: calls go to the submission process."""\n'
+            f"import mlgym_submission_proxy\n\nmlgym_submission_proxy.stand_in(__name__, globals())\n").encode()
+
+
+def _add_host_path(files: dict[str, bytes], source: Path, dest_dir: str) -> None:
+    if source.is_dir():
+        for path in sorted(source.rglob("*")):
+            if path.is_file():
+                files[f"{dest_dir}/{source.name}/{path.relative_to(source).as_posix()}"] = path.read_bytes()
+    else:
+        files[f"{dest_dir}/{source.name}"] = source.read_bytes()
 
 
 def evaluation_sources(task: TaskConfig) -> list[Path]:
@@ -45,59 +244,56 @@ def evaluation_sources(task: TaskConfig) -> list[Path]:
     return sources
 
 
-def submission_path(task: TaskConfig, box: Container) -> str:
-    workspace = box.workspace
-    if task.task_entrypoint == "CSVSubmissionTasks":
-        path = f"{workspace}/submission.csv"
-        if not box.exec(["test", "-f", path]).ok:
-            raise EvaluationFailed("submission_not_found", "no submission.csv in the workspace; write one, then validate again")
-        return path
-    if task.task_entrypoint == "ModelSubmissionTasks":
-        found = box.exec(["sh", "-c", f"ls {workspace}/*.yaml 2>/dev/null | head -n 1"]).output.strip()
-        if not found:
-            raise EvaluationFailed("submission_not_found", "no .yaml config in the workspace")
-        return found
-    return workspace
+def _verdict(task: TaskConfig, result: dict) -> tuple[dict[str, float], str]:
+    scorer = result["scorer"]
+    submission = result.get("submission") or {}
+    output = _submission_output(submission)
+    if scorer.get("timed_out"):
+        raise EvaluationFailed("evaluation_format_error", f"evaluation did not finish within {task.evaluation_timeout:g} s",
+                               output)
+    if scorer["exit_code"] != 0:
+        raise EvaluationFailed("evaluation_format_error", _failure_reason(scorer, submission), output)
+    metrics = parse_metrics(task.task_entrypoint, scorer["stdout"])
+    if metrics is None:
+        shown = scorer["stdout"].strip()[:200] or "nothing"
+        raise EvaluationFailed("evaluation_format_error",
+                               f"evaluate.py printed {shown!r}, not one JSON object of metrics", output)
+    return metrics, output
 
 
-def evaluate(task: TaskConfig, box: Container) -> Score:
-    submission = submission_path(task, box)
-    eval_dir = box.eval_dir
-    # Fresh files every time: whatever ran during an earlier evaluation cannot have changed them.
-    box.check(["sh", "-c", f'rm -rf "{eval_dir}" && mkdir -p "{eval_dir}"'])
-    for source in evaluation_sources(task):
-        box.copy_in(source, eval_dir, owner="root")
-    isolated = box.engine_name != "local"
-    if isolated:
-        box.check(["sh", "-c", f'chown -R {EVALUATOR_UID}:{EVALUATOR_UID} "{eval_dir}" && chmod 0700 "{eval_dir}"'])
-    script = Path(task.evaluation_paths[0]).name if task.evaluation_paths else "evaluate.py"
-    command = ["python3", script]
-    if task.task_entrypoint == "CSVSubmissionTasks":
-        command += ["--submission_file", submission]
-    elif task.task_entrypoint == "ModelSubmissionTasks":
-        command += ["--config_fname", submission]
-    env = {"MLGYM_WORKSPACE": box.workspace, "HOME": "/tmp", "MPLCONFIGDIR": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"}
-    result = box.exec(command, user=f"{EVALUATOR_UID}:{EVALUATOR_UID}" if isolated else "root", workdir=eval_dir,
-                      env=env, timeout=EVALUATION_TIMEOUT)
-    metrics = last_json_object(result.output)
-    if result.exit_code != 0 or metrics is None:
-        lines = [line for line in result.output.strip().splitlines() if line.strip()]
-        reason = lines[-1][:300] if lines else f"evaluation exited with code {result.exit_code} and printed nothing"
-        if result.exit_code == 137:
-            reason = f"evaluation did not finish within {EVALUATION_TIMEOUT} s"
-        raise EvaluationFailed("evaluation_format_error", reason)
-    return Score(metrics, submission)
+def _failure_reason(scorer: dict, submission: dict) -> str:
+    lines = [line for line in (scorer["stderr"] or scorer["stdout"]).strip().splitlines() if line.strip()]
+    if any("SubmissionProcessDied" in line for line in lines):
+        code = submission.get("exit_code")
+        tail = [line for line in (submission.get("stderr") or "").strip().splitlines() if line.strip()][-1:]
+        ended = f"exited with code {code}" if code is not None and code >= 0 else (
+            f"was killed by signal {-code}" if code is not None else "broke the protocol")
+        return f"the submission's process {ended} during the evaluation" + (f": {tail[0][:200]}" if tail else "")
+    if lines:
+        return lines[-1][:300]
+    return f"evaluation exited with code {scorer['exit_code']} and printed nothing"
 
 
-def last_json_object(output: str) -> dict[str, float] | None:
-    for line in reversed(output.strip().splitlines()):
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
+def _submission_output(submission: dict) -> str:
+    text = "".join(part for part in (submission.get("stdout"), submission.get("stderr")) if part)
+    if len(text) > OUTPUT_SHOWN:
+        text = f"[... {len(text) - OUTPUT_SHOWN} characters not shown ...]\n" + text[-OUTPUT_SHOWN:]
+    return text
+
+
+def parse_metrics(entrypoint: str, stdout: str) -> dict[str, float] | None:
+    """MLGym's rules: CSV and Python tasks print exactly one JSON object; model and LM tasks' first line that
+    starts with `{` is it."""
+    if entrypoint in ("CSVSubmissionTasks", "PythonSubmissionTasks"):
+        candidates = [stdout.strip()]
+    else:
+        candidates = [line.strip() for line in stdout.splitlines() if line.strip().startswith("{")][:1]
+    for text in candidates:
         try:
-            data = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(data, dict) and data and all(isinstance(v, (int, float)) for v in data.values()):
-            return {k: float(v) for k, v in data.items()}
+            data = json.loads(text)
+        except (json.JSONDecodeError, ValueError):
+            return None
+        if isinstance(data, dict) and data and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                    for v in data.values()):
+            return {str(k): float(v) for k, v in data.items()}
     return None

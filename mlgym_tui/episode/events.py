@@ -77,6 +77,8 @@ class EpisodeStarted(Event):
     fork_step: int | None = None
     baseline: dict[str, float] = field(default_factory=dict)
     metrics: list[dict[str, Any]] = field(default_factory=list)  # [{name, direction, primary}]
+    trust: str = ""  # how scores are computed: isolated | in-process | unisolated ("" in older runs)
+    trust_reason: str = ""
 
 
 @dataclass(kw_only=True)
@@ -219,6 +221,8 @@ class ValidationScored(Event):
     baseline: dict[str, float] = field(default_factory=dict)
     submission: str | None = None
     final: bool = False
+    trust: str = ""
+    artefacts: str = ""  # sha256 of the scored files (submissions/<step>/manifest.json)
 
 
 @dataclass(kw_only=True)

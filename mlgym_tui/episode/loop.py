@@ -53,6 +53,8 @@ async def run_episode(c: "Controller") -> None:
             fork_step=c.fork_step,
             baseline=dict(c.baseline),
             metrics=list(c.metrics),
+            trust=c.env.trust,
+            trust_reason=c.env.trust_reason,
         )
     )
     unsubscribe = None
@@ -279,7 +281,7 @@ async def _execute(
     t0 = time.monotonic()
     watchdog = _wall_time_watchdog(c)
     try:
-        result = await c.env.step(action)
+        result = await c.env.step(action, step=step)
     finally:
         if watchdog is not None:
             watchdog.cancel()
@@ -334,7 +336,7 @@ def _scored(c: "Controller", step: int, result: Any) -> None:
     if _better(c, metrics, c.best_score):
         c.best_score = metrics
     c.emit(ev.ValidationScored(step=step, metrics=metrics, baseline=dict(c.baseline), submission=result.submission,
-                               final=bool(result.done)))
+                               final=bool(result.done), trust=result.trust or "", artefacts=result.artefacts or ""))
 
 
 def _better(c: "Controller", new: dict[str, float], best: dict[str, float] | None) -> bool:
@@ -377,7 +379,7 @@ async def _autosubmit(c: "Controller", reason: str) -> None:
     if c.pending is not None and hasattr(c.policy, "discard_proposal"):
         c.pending = None
     try:
-        result = await c.env.autosubmit(reason)
+        result = await c.env.autosubmit(reason, step=c.step)
     except Exception as exc:
         c.emit(ev.ErrorEvent(message=f"autosubmission failed: {exc}", fatal=True))
         await _end(c, reason)

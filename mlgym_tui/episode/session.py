@@ -136,7 +136,7 @@ async def start_episode(
         "fork_step": len(prefix) if parent_str else None,
     }
     recorder = Recorder(run_dir, task_config.id, config, **(recorder_options or {}))
-    env = MLGymEnvironment(task_config, engine, runtime)
+    env = MLGymEnvironment(task_config, engine, runtime, submissions_dir=run_dir / "submissions")
 
     holder: list[Controller] = []
 

@@ -28,6 +28,7 @@ class ContainerSpec:
     pids: int = 512
     labels: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    user: str = AGENT_USER  # who runs the container's keep-alive process
 
 
 @dataclass
@@ -78,6 +79,7 @@ class Container(abc.ABC):
     workspace: str = WORKSPACE
     eval_dir: str = EVAL_DIR
     tools_dir: str = TOOLS_DIR
+    fs_root: str = "/"  # what "/" is for the paths above (a folder on the host for the local runtime)
 
     @abc.abstractmethod
     async def open_shell(self, limits: ShellLimits | None = None, env: dict[str, str] | None = None) -> ShellSession:
@@ -99,6 +101,16 @@ class Container(abc.ABC):
     @abc.abstractmethod
     def copy_out(self, src: str, dest_dir: Path) -> Path:
         """Copy a file or directory out of the container into dest_dir; returns the local path."""
+
+    @abc.abstractmethod
+    def read_archive(self, path: str, max_bytes: int) -> bytes | None:
+        """A tar of path as it is (links stay links, nothing followed), through the engine's archive API, never an
+        exec: it works in a container that is out of processes, memory or disk. None if path does not exist;
+        raises TooLarge past max_bytes of content."""
+
+    @abc.abstractmethod
+    def put_archive(self, dest_dir: str, data: bytes) -> None:
+        """Unpack a tar into dest_dir, keeping the owners and modes of its entries where the engine does."""
 
     def make_read_only(self, paths: list[str]) -> None:
         """Give paths to root and take write permission away, so the agent user cannot change them."""

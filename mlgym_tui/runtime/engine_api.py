@@ -19,7 +19,7 @@ from mlgym_tui.config.runtime import ShellLimits
 from mlgym_tui.runtime.base import (
     AGENT_UID, AGENT_USER, LABEL, WORKSPACE, Container, ContainerSpec, Engine, EngineInfo, ExecResult, InteractiveTerminal,
 )
-from mlgym_tui.runtime.errors import ContainerGone, CopyFailed, EngineUnavailable, ImageMissing, RuntimeProblem
+from mlgym_tui.runtime.errors import ContainerGone, CopyFailed, EngineUnavailable, ImageMissing, RuntimeProblem, TooLarge
 from mlgym_tui.runtime.shell import ShellSession, ShellTransport
 
 _TRANSPORT_ERRORS = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError, OSError)
@@ -69,7 +69,7 @@ class ApiEngine(Engine):
                 ["sleep", "infinity"],
                 name=name,
                 detach=True,
-                user=AGENT_USER,
+                user=spec.user,
                 working_dir=WORKSPACE,
                 environment=spec.env,
                 labels=labels,
@@ -196,6 +196,37 @@ class ApiContainer(Container):
             tar.extractall(dest_dir, filter="data")
         return dest_dir / Path(src).name
 
+    def read_archive(self, path, max_bytes) -> bytes | None:
+        try:
+            stream, stat = self.api.get_archive(self.id, path, chunk_size=1 << 20)
+        except docker.errors.NotFound:
+            return None
+        except (docker.errors.APIError, *_TRANSPORT_ERRORS) as exc:
+            raise CopyFailed(f"reading {path} out of {self.name} failed ({_short(exc)})", "check that the container exists") from None
+        if (stat or {}).get("size", 0) > max_bytes:
+            _close_stream(stream)
+            raise TooLarge(f"{path} is {stat['size']} bytes, over the limit of {max_bytes}")
+        chunks, total = [], 0
+        budget = max_bytes + 1024 * 1024  # tar headers and padding on top of the content
+        try:
+            for chunk in stream:
+                total += len(chunk)
+                if total > budget:
+                    _close_stream(stream)
+                    raise TooLarge(f"{path} holds more than {max_bytes} bytes")
+                chunks.append(chunk)
+        except _TRANSPORT_ERRORS as exc:
+            raise CopyFailed(f"reading {path} out of {self.name} broke off ({_short(exc)})") from None
+        return b"".join(chunks)
+
+    def put_archive(self, dest_dir, data) -> None:
+        try:
+            ok = self.api.put_archive(self.id, dest_dir, data)
+        except (docker.errors.APIError, *_TRANSPORT_ERRORS) as exc:
+            raise CopyFailed(f"copy into {self.name}:{dest_dir} failed ({_short(exc)})", "check that the container is running") from None
+        if not ok:
+            raise CopyFailed(f"copy into {self.name}:{dest_dir} was refused", "check that the directory exists")
+
     def is_running(self) -> bool:
         try:
             self.container.reload()
@@ -207,6 +238,15 @@ class ApiContainer(Container):
         try:
             self.container.remove(force=True)
         except (docker.errors.NotFound, docker.errors.APIError, *_TRANSPORT_ERRORS):
+            pass
+
+
+def _close_stream(stream) -> None:
+    close = getattr(stream, "close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception:  # noqa: BLE001 - best effort: the response is abandoned either way
             pass
 
 

@@ -30,3 +30,7 @@ class ShellDied(RuntimeProblem):
 
 class CopyFailed(RuntimeProblem):
     pass
+
+
+class TooLarge(RuntimeProblem):
+    """A file read out of a container is over the size limit it was read with."""

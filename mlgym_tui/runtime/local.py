@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import io
 import os
 import pty
 import shutil
 import signal
 import struct
 import subprocess
+import tarfile
 import tempfile
 import termios
 import uuid
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from mlgym_tui.config.runtime import ShellLimits
 from mlgym_tui.runtime.base import Container, ContainerSpec, Engine, EngineInfo, ExecResult, InteractiveTerminal
-from mlgym_tui.runtime.errors import CopyFailed
+from mlgym_tui.runtime.errors import CopyFailed, TooLarge
 from mlgym_tui.runtime.shell import ShellSession, ShellTransport
 
 UNISOLATED = "local (UNISOLATED: commands run on this machine as you)"
@@ -54,6 +56,7 @@ class LocalContainer(Container):
         self.workspace = str(self.root / "home/agent/workspace")
         self.eval_dir = str(self.root / "opt/mlgym/eval")
         self.tools_dir = str(self.root / "opt/mlgym/tools")
+        self.fs_root = str(self.root)
         for folder in (self.workspace, self.eval_dir, self.tools_dir):
             Path(folder).mkdir(parents=True, exist_ok=True)
 
@@ -110,6 +113,29 @@ class LocalContainer(Container):
         else:
             shutil.copy2(source, dest)
         return dest
+
+    def read_archive(self, path, max_bytes) -> bytes | None:
+        source = Path(path)
+        if not os.path.lexists(source):
+            return None
+        total = 0
+        for folder, _, files in os.walk(source) if source.is_dir() and not source.is_symlink() else [(source.parent, [], [source.name])]:
+            for name in files:
+                full = Path(folder) / name
+                if full.is_file() and not full.is_symlink():
+                    total += full.stat().st_size
+                    if total > max_bytes:
+                        raise TooLarge(f"{path} holds more than {max_bytes} bytes")
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            tar.add(source, arcname=source.name)  # links stay links; devices and FIFOs keep their type
+        return buffer.getvalue()
+
+    def put_archive(self, dest_dir, data) -> None:
+        dest = Path(dest_dir)
+        dest.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            tar.extractall(dest, filter="data")
 
     def make_read_only(self, paths: list[str]) -> None:
         for path in paths:

@@ -210,4 +210,8 @@ class Recorder:
 
     def _write_results(self) -> None:
         results = {"agent": self._scores(), "baseline": self._baseline()}
+        if self._started is not None and self._started.trust:
+            # Not part of MLGym's shape; MLGym's readers ignore it. Says whether the scores could have been forged.
+            results["trust"] = self._started.trust
+            results["trust_reason"] = self._started.trust_reason
         atomic_write_text(self.results_path, self._scrub(json.dumps(results, indent=2, ensure_ascii=False)) + "\n")

@@ -1,9 +1,11 @@
 """Evaluation script for the imageClassificationDigits task (readable copy).
 
-The environment runs, as root, from a private directory that also holds the
-hidden answers:
+mlgym-tui scores a submission in an evaluation container of its own, under a
+user of its own, from a private folder that also holds the hidden answers:
     python3 evaluate.py --submission_file /home/agent/workspace/submission.csv
-It prints exactly one JSON object of metrics on the last line of stdout,
+where submission.csv is a copy of yours, read as a regular file (a link is
+refused).
+It prints exactly one JSON object of metrics on stdout and nothing else,
 e.g. {"accuracy": 0.95, "macro_f1": 0.95}. accuracy (primary) is maximised;
 macro_f1 (the unweighted mean of the ten per-class F1 scores) is also maximised.
 

@@ -1,11 +1,15 @@
 """Evaluation script for the mountainCarContinuous task (readable copy).
 
-The environment runs `python3 evaluate.py` (as root, from a private directory)
-with MLGYM_WORKSPACE pointing at your workspace. It imports `act` from the
-workspace's policy.py and runs EPISODES episodes of the continuous mountain car
-below (the same dynamics as mountain_car.py), each from a start drawn with its
-own fixed seed. The last line of stdout is one JSON object, e.g.
-{"Reward Mean": 80.1, "Reward Std": 30.2}:
+mlgym-tui scores a submission in an evaluation container of its own: this
+script runs as `python3 evaluate.py` under a user of its own, from a private
+folder; your policy.py runs in a separate process under your user, and the
+`import policy` below gets a stand-in module whose functions forward each call
+(arguments and results as plain data) to that process. What your code prints is
+shown to you, never read as a score. It imports `act` from the workspace's
+policy.py and runs EPISODES episodes of the continuous mountain car below (the
+same dynamics as mountain_car.py), each from a start drawn with its own fixed
+seed. Its stdout is exactly one JSON object, e.g. {"Reward Mean": 80.1,
+"Reward Std": 30.2}:
 
   Reward Mean (primary, maximise): mean total reward per episode.
   Reward Std: standard deviation of the total reward across episodes.
@@ -18,7 +22,6 @@ import argparse
 import importlib
 import json
 import math
-import os
 import random
 import sys
 import traceback
@@ -73,13 +76,32 @@ class MountainCarContinuous:
         return np.array([position, velocity]), reward, done
 
 
+def seed_submission(seed):
+    """Seed the global generators your code draws from. Under mlgym-tui your module runs in a process of its
+    own, so that process is seeded through the harness; run by hand, it shares this one."""
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        import mlgym_submission_proxy  # present only beside the scorer in mlgym-tui's evaluation container
+    except ImportError:
+        return
+    mlgym_submission_proxy.seed(seed)
+
+
+def where(exc):
+    """' (at file:line)' of the innermost frame; empty when the call crossed to the submission's own process,
+    whose message already names the place."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames or any("mlgym_submission_proxy" in frame.filename for frame in frames):
+        return ""
+    return f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})"
+
+
 def load_policy():
-    workspace = os.environ.get("MLGYM_WORKSPACE", os.getcwd())
-    sys.path.insert(0, workspace)
     try:
         module = importlib.import_module("policy")
     except Exception as exc:
-        raise SubmissionError(f"could not import policy.py from {workspace}: {type(exc).__name__}: {exc}") from None
+        raise SubmissionError(f"could not import policy.py: {type(exc).__name__}: {exc}") from None
     fn = getattr(module, "act", None)
     if not callable(fn):
         raise SubmissionError("policy.py must define a function act(observation) -> float")
@@ -90,9 +112,8 @@ def checked_action(act, obs):
     try:
         action = act(obs.copy())
     except Exception as exc:
-        where = traceback.extract_tb(exc.__traceback__)[-1]
         raise SubmissionError(
-            f"act raised {type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})"
+            f"act raised {type(exc).__name__}: {exc}{where(exc)}"
         ) from None
     try:
         value = np.asarray(action, dtype=float)
@@ -122,8 +143,7 @@ def main() -> None:
     args = parser.parse_args()
     try:
         act = load_policy()
-        random.seed(POLICY_SEED)
-        np.random.seed(POLICY_SEED)
+        seed_submission(POLICY_SEED)
         returns = []
         for i in range(args.episodes):
             total, steps = run_episode(act, SEED_BASE + i)

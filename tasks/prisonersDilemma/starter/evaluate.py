@@ -1,11 +1,15 @@
 """Evaluation script for the prisonersDilemma task (readable copy).
 
-The environment runs `python3 evaluate.py` (as root, from a private directory)
-with MLGYM_WORKSPACE pointing at your workspace; it imports `row_strategy`
-from the workspace's strategy.py and plays iterated prisoner's dilemma games
-against each fixed column strategy below. The last line of stdout is one JSON
-object, e.g. {"Score": 2.4}: the row player's mean payoff per round over all
-games (maximise). You can run this copy yourself from the workspace.
+mlgym-tui scores a submission in an evaluation container of its own: this
+script runs as `python3 evaluate.py` under a user of its own, from a private
+folder; your strategy.py runs in a separate process under your user, and the
+`import strategy` below gets a stand-in module whose functions forward each
+call (arguments and results as plain data) to that process. What your code
+prints is shown to you, never read as a score. It imports `row_strategy` from
+the workspace's strategy.py and plays iterated prisoner's dilemma games against
+each fixed column strategy below. Its stdout is exactly one JSON object,
+e.g. {"Score": 2.4}: the row player's mean payoff per round over all games
+(maximise). You can run this copy yourself from the workspace.
 
 Moves: 0 = cooperate, 1 = defect. Payoffs (row, column):
     (0, 0) -> (3, 3)   (0, 1) -> (0, 5)   (1, 0) -> (5, 0)   (1, 1) -> (1, 1)
@@ -16,7 +20,6 @@ gets the same score.
 import argparse
 import importlib
 import json
-import os
 import random
 import sys
 import traceback
@@ -100,13 +103,32 @@ OPPONENTS = [
 
 # --- harness ---
 
+def seed_submission(seed):
+    """Seed the global generators your code draws from. Under mlgym-tui your module runs in a process of its
+    own, so that process is seeded through the harness; run by hand, it shares this one."""
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        import mlgym_submission_proxy  # present only beside the scorer in mlgym-tui's evaluation container
+    except ImportError:
+        return
+    mlgym_submission_proxy.seed(seed)
+
+
+def where(exc):
+    """' (at file:line)' of the innermost frame; empty when the call crossed to the submission's own process,
+    whose message already names the place."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames or any("mlgym_submission_proxy" in frame.filename for frame in frames):
+        return ""
+    return f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})"
+
+
 def load_strategy():
-    workspace = os.environ.get("MLGYM_WORKSPACE", os.getcwd())
-    sys.path.insert(0, workspace)
     try:
         module = importlib.import_module("strategy")
     except Exception as exc:
-        raise SubmissionError(f"could not import strategy.py from {workspace}: {type(exc).__name__}: {exc}") from None
+        raise SubmissionError(f"could not import strategy.py: {type(exc).__name__}: {exc}") from None
     fn = getattr(module, "row_strategy", None)
     if not callable(fn):
         raise SubmissionError("strategy.py must define a function row_strategy(history) -> 0 or 1")
@@ -117,9 +139,8 @@ def checked_move(fn, history):
     try:
         move = fn([tuple(h) for h in history])
     except Exception as exc:
-        where = traceback.extract_tb(exc.__traceback__)[-1]
         raise SubmissionError(
-            f"row_strategy raised {type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})"
+            f"row_strategy raised {type(exc).__name__}: {exc}{where(exc)}"
         ) from None
     if isinstance(move, (bool, np.bool_)) or not isinstance(move, (int, np.integer)) or move not in (0, 1):
         raise SubmissionError(f"row_strategy must return the int 0 or 1, got {move!r} ({type(move).__name__})")
@@ -127,8 +148,7 @@ def checked_move(fn, history):
 
 
 def simulate(fn, games_per_opponent):
-    random.seed(SEED)              # the agent's own randomness, if any
-    np.random.seed(SEED)
+    seed_submission(SEED)
     rng = random.Random(SEED + 1)  # the opponents' and the game lengths' private randomness
     per_opponent = {}
     for opponent in OPPONENTS:

@@ -1,9 +1,11 @@
 """Evaluation script for the regressionDiabetes task (readable copy).
 
-The environment runs, as root, from a private directory that also holds the
-hidden answers:
+mlgym-tui scores a submission in an evaluation container of its own, under a
+user of its own, from a private folder that also holds the hidden answers:
     python3 evaluate.py --submission_file /home/agent/workspace/submission.csv
-It prints exactly one JSON object of metrics on the last line of stdout,
+where submission.csv is a copy of yours, read as a regular file (a link is
+refused).
+It prints exactly one JSON object of metrics on stdout and nothing else,
 e.g. {"r2": 0.47, "rmse": 53.1}. r2 (primary) is maximised, rmse minimised.
 
 The test targets are not in your workspace, so running this copy there fails

@@ -1,11 +1,14 @@
 """Evaluation script for the sat3Heuristic task (readable copy).
 
-The environment runs `python3 evaluate.py` (as root, from a private directory
-that holds the hidden test instances, instances.json) with MLGYM_WORKSPACE
-pointing at your workspace. It imports `choose_branch` from the workspace's
-heuristic.py and solves every instance with the DPLL solver below, which asks
-your heuristic for each branching decision. The last line of stdout is one JSON
-object, e.g. {"Decisions": 210.5, "Solved": 1.0}:
+mlgym-tui scores a submission in an evaluation container of its own: this
+script runs as `python3 evaluate.py` under a user of its own, from a private
+folder; your heuristic.py runs in a separate process under your user, and the
+`import heuristic` below gets a stand-in module whose functions forward each
+call (arguments and results as plain data) to that process. What your code
+prints is shown to you, never read as a score. It imports `choose_branch` from
+the workspace's heuristic.py and solves every instance with the DPLL solver
+below, which asks your heuristic for each branching decision. Its stdout is
+exactly one JSON object, e.g. {"Decisions": 210.5, "Solved": 1.0}:
 
   Decisions (primary, minimise): mean number of branching decisions per
       instance, i.e. calls to choose_branch. An instance that needs more than
@@ -22,7 +25,6 @@ development instances (same generator, different seed) with:
 import argparse
 import importlib
 import json
-import os
 import sys
 import time
 import traceback
@@ -80,9 +82,8 @@ class Solver:
         try:
             choice = self.heuristic(tuple(clauses), dict(assignment), self.num_vars)
         except Exception as exc:
-            where = traceback.extract_tb(exc.__traceback__)[-1]
             raise SubmissionError(
-                f"choose_branch raised {type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})"
+                f"choose_branch raised {type(exc).__name__}: {exc}{where(exc)}"
             ) from None
         if not isinstance(choice, (tuple, list)) or len(choice) != 2:
             raise SubmissionError(f"choose_branch must return a (variable, value) pair, got {choice!r}")
@@ -124,6 +125,15 @@ def satisfies(clauses, model):
     return all(any(model.get(abs(x), False) == (x > 0) for x in clause) for clause in clauses)
 
 
+def where(exc):
+    """' (at file:line)' of the innermost frame; empty when the call crossed to the submission's own process,
+    whose message already names the place."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames or any("mlgym_submission_proxy" in frame.filename for frame in frames):
+        return ""
+    return f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})"
+
+
 def load_instances(path):
     if not path.is_file():
         raise SubmissionError(
@@ -135,12 +145,10 @@ def load_instances(path):
 
 
 def load_heuristic():
-    workspace = os.environ.get("MLGYM_WORKSPACE", os.getcwd())
-    sys.path.insert(0, workspace)
     try:
         module = importlib.import_module("heuristic")
     except Exception as exc:
-        raise SubmissionError(f"could not import heuristic.py from {workspace}: {type(exc).__name__}: {exc}") from None
+        raise SubmissionError(f"could not import heuristic.py: {type(exc).__name__}: {exc}") from None
     fn = getattr(module, "choose_branch", None)
     if not callable(fn):
         raise SubmissionError("heuristic.py must define choose_branch(clauses, assignment, num_vars) -> (var, value)")
