@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "mlgym_tui.commands.replay",
     "mlgym_tui.commands.fork",
     "mlgym_tui.commands.play",
+    "mlgym_tui.commands.rescore",
 ]
 
 

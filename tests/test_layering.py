@@ -25,7 +25,7 @@ def core_modules() -> list[str]:
     for path in sorted(PACKAGE.rglob("*.py")):
         relative = path.relative_to(PACKAGE.parent).with_suffix("")
         parts = list(relative.parts)
-        if "tui" in parts or "container" in parts:  # tui may use textual; container/ runs inside the task image
+        if "tui" in parts or "container" in parts or "harness" in parts:  # tui may use textual; container/ and harness/ run inside the task image
             continue
         if parts[-1] == "__init__":
             parts = parts[:-1]

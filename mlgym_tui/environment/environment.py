@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mlgym_tui.config.runtime import RuntimeConfig
 from mlgym_tui.config.task import TaskConfig
-from mlgym_tui.environment.evaluation import evaluate, trust_of
+from mlgym_tui.environment.evaluation import evaluate, evaluation_digest, trust_of
 from mlgym_tui.environment.submission import Artefacts, SubmissionRefused, read_submission
 from mlgym_tui.runtime.base import Container, ContainerSpec, Engine
 from mlgym_tui.runtime.errors import RuntimeProblem, ShellDied
@@ -210,9 +210,12 @@ class MLGymEnvironment:
         while folder.exists():
             folder = self.submissions_dir / f"{name}-{suffix}"
             suffix += 1
-        record = {"task_id": self.task.id, "step": step, "trust": self.trust, "trust_reason": self.trust_reason,
-                  "scored_at": time.time(), **outcome}
-        await asyncio.to_thread(artefacts.save, folder, record)
+        def save() -> None:
+            record = {"task_id": self.task.id, "step": step, "trust": self.trust, "trust_reason": self.trust_reason,
+                      "evaluation_sha256": evaluation_digest(self.task), "scored_at": time.time(), **outcome}
+            artefacts.save(folder, record)
+
+        await asyncio.to_thread(save)
 
 
 def _shown(output: str) -> str:

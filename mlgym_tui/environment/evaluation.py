@@ -18,6 +18,7 @@ name no modules) still run in the evaluation container, but their scores say `tr
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tarfile
@@ -242,6 +243,17 @@ def evaluation_sources(task: TaskConfig) -> list[Path]:
         sources.append(found)
     sources += [task.resolve(relative) for relative in task.secret_files]
     return sources
+
+
+def evaluation_digest(task: TaskConfig) -> str:
+    """sha256 over the task's evaluation and secret files, so a rescore can tell whether the scorer changed."""
+    h = hashlib.sha256()
+    for source in evaluation_sources(task):
+        files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
+        for path in files:
+            h.update(f"{path.relative_to(source.parent).as_posix()}\0".encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
 
 
 def _verdict(task: TaskConfig, result: dict) -> tuple[dict[str, float], str]:
