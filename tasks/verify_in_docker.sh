@@ -3,7 +3,7 @@
 #   * starter_code -> a scratch workspace owned by uid 1000, dataset data -> workspace/data
 #   * evaluation_paths (from the fresh workspace) + secret_files -> a root-only eval directory
 #   * CSV tasks: run baseline.py as uid 1000 in the workspace
-#   * run `python3 evaluate.py [args]` as root from the eval directory with MLGYM_WORKSPACE set,
+#   * run `python3 evaluate.py [args]` as root from the eval directory with the workspace on PYTHONPATH,
 #     REPEAT times, and compare the last stdout line with baseline_scores (baseline_tolerance)
 #   * break the submission in several ways and check each gives a one-line "Error: ..." on stderr
 #     and a non-zero exit
@@ -161,7 +161,7 @@ def verify(yaml_path):
         problems.append(f"baseline_scores keys {sorted(task['baseline_scores'][0])} != metrics {sorted(names)}")
     root = SCRATCH / tid
     ws, ev = prepare(task, yaml_path, root)
-    env = {**os.environ, "MLGYM_WORKSPACE": str(ws), "HOME": "/root"}
+    env = {**os.environ, "PYTHONPATH": str(ws), "HOME": "/root"}  # evaluate.py imports the agent module by name
     baseline_s = 0.0
     if task["task_entrypoint"] == "CSVSubmissionTasks":
         proc, baseline_s = run(["python3", task["baseline_paths"][0]], ws,

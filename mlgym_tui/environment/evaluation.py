@@ -119,17 +119,16 @@ def evaluate(task: TaskConfig, engine: Engine, artefacts: Artefacts, runtime: Ru
     except RuntimeProblem as exc:
         raise EvaluationFailed("evaluation_format_error", f"the evaluation container did not start: {exc}") from None
     try:
-        result = _run(task, box, artefacts, isolated=trust == ISOLATED, sandboxed=engine.isolated)
+        result = _run(task, box, artefacts, sandboxed=engine.isolated)
     finally:
         threading.Thread(target=box.remove, name=f"remove {box.name}").start()  # not daemon: finishes before exit
     metrics, output = _verdict(task, result)
     return Score(metrics, artefacts.primary, trust, reason, output, time.monotonic() - started)
 
 
-def _run(task: TaskConfig, box: Container, artefacts: Artefacts, isolated: bool, sandboxed: bool) -> dict:
+def _run(task: TaskConfig, box: Container, artefacts: Artefacts, sandboxed: bool) -> dict:
     layout = _Layout(box.eval_dir, box.workspace)
-    spec = spec_for(task)
-    use_worker = isolated and bool(spec.modules)
+    use_worker = bool(spec_for(task).modules)  # the local runtime too: the score channel stays the scorer's
     job = _job(task, layout, artefacts, use_worker, sandboxed)
     box.put_archive(box.fs_root, _layout_tar(task, layout, artefacts, job, use_worker, box.fs_root))
     launched = box.exec(["python3", "-I", f"{layout.harness}/{LAUNCHER}", f"{layout.job_dir}/job.json"],

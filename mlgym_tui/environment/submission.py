@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlgym_tui.config.task import SubmissionSpec, TaskConfig
-from mlgym_tui.runtime.base import Container
-from mlgym_tui.runtime.errors import RuntimeProblem, TooLarge
+from mlgym_tui.runtime.base import Container, PathStat
+from mlgym_tui.runtime.errors import CopyFailed, RuntimeProblem, TooLarge
 
 MANIFEST = "manifest.json"
 FILES = "files"
@@ -100,15 +100,29 @@ def read_submission(task: TaskConfig, box: Container) -> Artefacts:
     budget = spec.max_bytes
     for name, required in wanted:
         path = posixpath.join(box.workspace, name)
-        try:
-            data = box.read_archive(path, budget)
-        except TooLarge as exc:
-            raise SubmissionRefused("evaluation_format_error", f"{name} is too large to score ({exc.problem})") from None
-        if data is None:
+        found = box.stat_path(path)
+        if found is None:
             if required:
                 hint = "; write one, then validate again" if name == "submission.csv" else ""
                 raise SubmissionRefused("submission_not_found", f"no {name} in the workspace{hint}")
             continue
+        if found.kind not in ("file", "dir"):
+            raise SubmissionRefused("evaluation_format_error", f"{name} is {_describe_kind(found)}; the submission must be "
+                                    "regular files (write the content itself, e.g. cp --remove-destination)")
+        if found.kind == "dir" and posixpath.splitext(name)[1]:
+            # A name with a suffix (strategy.py, submission.csv) is a file; folders are named without one.
+            raise SubmissionRefused("evaluation_format_error", f"{name} is a directory; write a regular file")
+        if found.kind == "file" and found.size > budget:
+            raise SubmissionRefused("evaluation_format_error",
+                                    f"{name} is too large to score ({found.size} bytes; the limit is {spec.max_bytes})")
+        try:
+            data = box.read_archive(path, budget)
+        except TooLarge as exc:
+            raise SubmissionRefused("evaluation_format_error", f"{name} is too large to score ({exc.problem})") from None
+        except CopyFailed as exc:  # it changed between the two looks, e.g. into a link
+            raise SubmissionRefused("evaluation_format_error", f"{name} could not be read by value: {exc.problem}") from None
+        if data is None:
+            raise SubmissionRefused("submission_not_found", f"{name} disappeared while it was being read")
         for relative, content, mode in _regular_files(data, name):
             budget -= len(content)
             artefacts.files[relative] = (content, mode)
@@ -129,13 +143,10 @@ def _regular_files(data: bytes, name: str):
             if relative.startswith("..") or posixpath.isabs(relative):
                 raise SubmissionRefused("evaluation_format_error", f"{member.name!r} is not a path inside the workspace")
             if member.isdir():
-                if member.name == posixpath.basename(name) and posixpath.splitext(name)[1]:
-                    # A name with a suffix (strategy.py, submission.csv) is a file; folders are named without one.
-                    raise SubmissionRefused("evaluation_format_error", f"{name} is a directory; write a regular file")
                 continue
             if not member.isreg():
                 raise SubmissionRefused("evaluation_format_error", f"{relative} is {_kind(member)}; the submission must be "
-                                        "regular files (copy the content instead: cp --remove-destination)")
+                                        "regular files (write the content itself, e.g. cp --remove-destination)")
             yield relative, tar.extractfile(member).read(), member.mode
 
 
@@ -149,6 +160,12 @@ def _kind(member: tarfile.TarInfo) -> str:
     if member.isfifo():
         return "a FIFO"
     return "not a regular file"
+
+
+def _describe_kind(found: PathStat) -> str:
+    if found.kind == "symlink":
+        return f"a symbolic link (to {found.link_target})"
+    return {"fifo": "a FIFO", "device": "a device", "socket": "a socket"}.get(found.kind, "not a regular file")
 
 
 def _first_yaml(box: Container) -> str | None:

@@ -42,6 +42,15 @@ class ExecResult:
 
 
 @dataclass
+class PathStat:
+    """What a path in a container is, without following it."""
+
+    kind: str  # "file" | "dir" | "symlink" | "fifo" | "device" | "socket" | "other"
+    size: int
+    link_target: str = ""
+
+
+@dataclass
 class EngineInfo:
     name: str
     version: str
@@ -101,6 +110,10 @@ class Container(abc.ABC):
     @abc.abstractmethod
     def copy_out(self, src: str, dest_dir: Path) -> Path:
         """Copy a file or directory out of the container into dest_dir; returns the local path."""
+
+    @abc.abstractmethod
+    def stat_path(self, path: str) -> PathStat | None:
+        """What path is (a link is reported as a link), through the engine's archive API; None if nothing is there."""
 
     @abc.abstractmethod
     def read_archive(self, path: str, max_bytes: int) -> bytes | None:

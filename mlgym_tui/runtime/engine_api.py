@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
+import json
 import os
 import socket
 import tarfile
@@ -18,6 +20,7 @@ import requests.exceptions
 from mlgym_tui.config.runtime import ShellLimits
 from mlgym_tui.runtime.base import (
     AGENT_UID, AGENT_USER, LABEL, WORKSPACE, Container, ContainerSpec, Engine, EngineInfo, ExecResult, InteractiveTerminal,
+    PathStat,
 )
 from mlgym_tui.runtime.errors import ContainerGone, CopyFailed, EngineUnavailable, ImageMissing, RuntimeProblem, TooLarge
 from mlgym_tui.runtime.shell import ShellSession, ShellTransport
@@ -196,6 +199,19 @@ class ApiContainer(Container):
             tar.extractall(dest_dir, filter="data")
         return dest_dir / Path(src).name
 
+    def stat_path(self, path) -> PathStat | None:
+        # The SDK has no call for the archive API's HEAD; `_url` is its own helper for building engine URLs.
+        try:
+            response = self.api.head(self.api._url("/containers/{0}/archive", self.id), params={"path": path})
+        except _TRANSPORT_ERRORS as exc:
+            raise CopyFailed(f"stat of {path} in {self.name} failed ({_short(exc)})", "check that the container exists") from None
+        header = response.headers.get("X-Docker-Container-Path-Stat")
+        if not header:
+            if response.status_code == 404:
+                return None
+            raise CopyFailed(f"stat of {path} in {self.name} failed (HTTP {response.status_code})")
+        return _path_stat(json.loads(base64.b64decode(header)))
+
     def read_archive(self, path, max_bytes) -> bytes | None:
         try:
             stream, stat = self.api.get_archive(self.id, path, chunk_size=1 << 20)
@@ -203,7 +219,12 @@ class ApiContainer(Container):
             return None
         except (docker.errors.APIError, *_TRANSPORT_ERRORS) as exc:
             raise CopyFailed(f"reading {path} out of {self.name} failed ({_short(exc)})", "check that the container exists") from None
-        if (stat or {}).get("size", 0) > max_bytes:
+        kind = _path_stat(stat or {}).kind
+        if kind not in ("file", "dir"):
+            # Podman's archive follows a link at the path itself; the stat of the same request says it did.
+            _close_stream(stream)
+            raise CopyFailed(f"{path} is a {kind}, not a regular file", "write a regular file")
+        if (stat or {}).get("size", 0) > max_bytes and kind == "file":
             _close_stream(stream)
             raise TooLarge(f"{path} is {stat['size']} bytes, over the limit of {max_bytes}")
         chunks, total = [], 0
@@ -239,6 +260,17 @@ class ApiContainer(Container):
             self.container.remove(force=True)
         except (docker.errors.NotFound, docker.errors.APIError, *_TRANSPORT_ERRORS):
             pass
+
+
+# Go's os.FileMode type bits, as the archive API's stat header carries them.
+_GO_MODE_KINDS = ((1 << 27, "symlink"), (1 << 25, "fifo"), (1 << 26, "device"), (1 << 21, "device"),
+                  (1 << 24, "socket"), (1 << 19, "other"), (1 << 31, "dir"))
+
+
+def _path_stat(stat: dict) -> PathStat:
+    mode = int(stat.get("mode", 0))
+    kind = next((name for bit, name in _GO_MODE_KINDS if mode & bit), "file")
+    return PathStat(kind, int(stat.get("size", 0)), stat.get("linkTarget", "") if kind == "symlink" else "")
 
 
 def _close_stream(stream) -> None:

@@ -9,6 +9,7 @@ import os
 import pty
 import shutil
 import signal
+import stat
 import struct
 import subprocess
 import tarfile
@@ -18,7 +19,7 @@ import uuid
 from pathlib import Path
 
 from mlgym_tui.config.runtime import ShellLimits
-from mlgym_tui.runtime.base import Container, ContainerSpec, Engine, EngineInfo, ExecResult, InteractiveTerminal
+from mlgym_tui.runtime.base import Container, ContainerSpec, Engine, EngineInfo, ExecResult, InteractiveTerminal, PathStat
 from mlgym_tui.runtime.errors import CopyFailed, TooLarge
 from mlgym_tui.runtime.shell import ShellSession, ShellTransport
 
@@ -113,6 +114,17 @@ class LocalContainer(Container):
         else:
             shutil.copy2(source, dest)
         return dest
+
+    def stat_path(self, path) -> PathStat | None:
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            return None
+        mode = info.st_mode
+        kind = ("symlink" if stat.S_ISLNK(mode) else "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode)
+                else "fifo" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode)
+                else "device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "other")
+        return PathStat(kind, info.st_size, os.readlink(path) if kind == "symlink" else "")
 
     def read_archive(self, path, max_bytes) -> bytes | None:
         source = Path(path)
