@@ -46,18 +46,24 @@ def mlgym_run(root: Path, model: str, task: str, scores: list[dict], baseline: d
 
 
 def our_run(root: Path, model: str, task: str, scores: list[dict], baseline: dict, agent: str = "default",
-            metrics: list[dict] | None = None, ended: bool = True, stamp: str = "20250101-120000") -> Path:
+            metrics: list[dict] | None = None, ended: bool = True, stamp: str = "20250101-120000",
+            trust: str = "", trust_reason: str = "") -> Path:
     d = root / "runs" / f"{stamp}__{model.replace('/', '-')}__{task}__{agent}"
     d.mkdir(parents=True)
     started = {"type": "episode_started", "t": 1000.0, "run_id": d.name, "task_id": task, "agent": agent,
                "model": model, "mode": "auto", "engine": "local", "max_steps": 50, "cost_limit": 4.0,
                "parent": None, "fork_step": None, "baseline": baseline, "metrics": metrics or []}
+    if trust:
+        started.update(trust=trust, trust_reason=trust_reason)
     lines = [started, {"type": "step", "t": 1010.0, "step": 1, "author": agent, "action": "ls", "observation": ""}]
     if ended:
         lines.append({"type": "episode_ended", "t": 1100.0, "exit_status": "submitted", "submission": None,
                       "score": scores, "model_stats": {"total_cost": 0.5}})
     (d / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines))
-    (d / "results.json").write_text(json.dumps({"agent": scores, "baseline": baseline}))
+    results = {"agent": scores, "baseline": baseline}
+    if trust:  # as the recorder writes it; runs recorded before trust labels have no such keys
+        results.update(trust=trust, trust_reason=trust_reason)
+    (d / "results.json").write_text(json.dumps(results))
     write_traj(d, task, 2, "submitted" if ended else None, 0.5, scores)
     return d
 
@@ -191,3 +197,99 @@ def test_cli_exit_codes_for_nothing_found_and_bad_options(tmp_path):
     assert cli(str(tmp_path), "--models", "zzz").returncode == 2
     bad = cli(str(tmp_path), "--direction", "oops")
     assert bad.returncode == 2 and "TASK=METRIC:max" in bad.stderr
+
+
+IN_PROCESS_REASON = "evaluate.py loads the agent's model files and code in its own process"
+
+
+def trust_runs(root: Path) -> dict[str, Path]:
+    """One task, four models: scored isolated, in-process, unisolated (local runtime), and before trust labels."""
+    return {
+        "isolated": our_run(root, "m-iso", "3SATTime", [{"Time": 7.0}], {"Time": 16.0}, stamp="20250101-100000",
+                            trust="isolated", trust_reason="the submission is data, scored in a fresh container"),
+        "in-process": our_run(root, "m-inproc", "3SATTime", [{"Time": 9.0}, {"Time": 8.0}], {"Time": 16.0},
+                              stamp="20250101-100100", trust="in-process", trust_reason=IN_PROCESS_REASON),
+        "unisolated": our_run(root, "m-local", "3SATTime", [{"Time": 10.0}], {"Time": 16.0}, stamp="20250101-100200",
+                              trust="unisolated", trust_reason="the local runtime scores on this machine as you"),
+        "old": our_run(root, "m-old", "3SATTime", [{"Time": 11.0}], {"Time": 16.0}, stamp="20250101-100300"),
+    }
+
+
+def printed(table) -> str:
+    from rich.console import Console
+
+    from mlgym_tui.evaluation.report_table import print_report
+
+    console = Console(width=200, record=True, color_system=None, file=open("/dev/null", "w"))
+    print_report(table, console)
+    return console.export_text()
+
+
+def test_trust_labels_are_read_marked_in_the_table_and_noted(tmp_path):
+    paths = trust_runs(tmp_path)
+    mlgym_run(tmp_path / "published", "metagen-pub", "3SATTime", [{"Time": 12.0}], {"Time": 16.0})
+    runs = {r.model: r for r in collect_runs([tmp_path])}
+    assert (runs["m-inproc"].trust, runs["m-inproc"].trust_reason) == ("in-process", IN_PROCESS_REASON)
+    assert runs["m-iso"].trust == "isolated" and runs["m-local"].trust == "unisolated"
+    assert runs["m-old"].trust == "" and runs["pub"].trust == ""  # not recorded: unknown, not guessed
+    table = aggregate(list(runs.values()))
+    assert table.cell("3SATTime", "m-inproc").best.trust == "in-process"
+    assert table.cell("3SATTime", "m-old").best.trust == "" and table.cell("3SATTime", BASELINE).best.trust == ""
+    # only the scores the agent's code could have influenced are noted, with the reason
+    notes = {n.path.name: n.message for n in table.notes}
+    assert set(notes) == {paths["in-process"].name, paths["unisolated"].name}
+    assert notes[paths["in-process"].name] == f"in-process scores: {IN_PROCESS_REASON}"
+    assert not table.problems
+    stats = table.model_stats
+    assert stats["m-iso"].trust_counts() == "isolated 1" and stats["m-old"].trust_counts() == "-"
+
+    text = printed(table)
+    assert "8† / 8†" in text and "10‡ / 10‡" in text
+    assert "7 / 7" in text and "11 / 11" in text and "12 / 12" in text  # isolated and unknown: no mark
+    assert "† in-process: evaluate.py ran the agent's code in its own process" in text
+    assert "‡ unisolated: scored by the local runtime" in text
+    assert "2 scored run(s) not isolated from the agent's code:" in text
+    assert f"{paths['in-process']}: in-process scores: {IN_PROCESS_REASON}" in text
+    assert "isolated 1" in text and "in-process 1" in text  # the trust column of the run statistics
+
+    data = table.to_dict()
+    by_name = {Path(r["path"]).name: r for r in data["runs"]}
+    assert by_name[paths["in-process"].name]["trust"] == "in-process"
+    assert by_name[paths["in-process"].name]["trust_reason"] == IN_PROCESS_REASON
+    assert by_name[paths["old"].name]["trust"] is None
+    score = next(c for c in data["scores"] if c["model"] == "m-inproc")
+    assert score["best"]["trust"] == "in-process" and len(data["notes"]) == 2
+
+
+def test_runs_without_trust_labels_print_as_before(tmp_path):
+    our_run(tmp_path, "m1", "3SATTime", [{"Time": 7.0}], {"Time": 16.0})
+    our_run(tmp_path, "m2", "3SATTime", [{"Time": 8.0}], {"Time": 16.0}, stamp="20250101-130000",
+            trust="isolated", trust_reason="the submission is data, scored in a fresh container")
+    text = printed(aggregate(collect_runs([tmp_path])))
+    assert "7 / 7" in text and "8 / 8" in text
+    assert "†" not in text and "not isolated" not in text  # isolated scores: a column, no marks or notes
+    only_old = tmp_path / "old"
+    our_run(only_old, "m1", "3SATTime", [{"Time": 7.0}], {"Time": 16.0})
+    assert "trust" not in printed(aggregate(collect_runs([only_old])))
+
+
+def test_a_trust_key_that_is_not_a_string_counts_as_not_recorded(tmp_path):
+    d = our_run(tmp_path, "m1", "3SATTime", [{"Time": 7.0}], {"Time": 16.0})
+    data = json.loads((d / "results.json").read_text())
+    (d / "results.json").write_text(json.dumps({**data, "trust": ["in-process"], "trust_reason": 3}))
+    (run,) = collect_runs([tmp_path])
+    assert (run.trust, run.trust_reason, run.problem) == ("", "", None)
+
+
+def test_cli_json_and_csv_carry_the_trust_label(tmp_path):
+    paths = trust_runs(tmp_path / "runs")
+    out_csv, out_json = tmp_path / "r.csv", tmp_path / "r.json"
+    proc = cli(str(tmp_path / "runs"), "--csv", str(out_csv), "--json", str(out_json))
+    assert proc.returncode == 0, proc.stderr
+    assert "8† / 8†" in proc.stdout and "† in-process: evaluate.py ran the agent's code" in proc.stdout
+    assert f"{paths['in-process']}: in-process scores: {IN_PROCESS_REASON}" in proc.stdout
+    data = json.loads(out_json.read_text())
+    assert {Path(r["path"]).name: r["trust"] for r in data["runs"]}[paths["unisolated"].name] == "unisolated"
+    rows = {r["model"]: r for r in csv.DictReader(out_csv.open()) if r["kind"] == "score"}
+    assert (rows["m-inproc"]["best_trust"], rows["m-iso"]["last_trust"], rows["m-old"]["best_trust"]) == (
+        "in-process", "isolated", "")

@@ -89,6 +89,7 @@ def aggregate(
     for run in scored:
         by_task_model[(run.task_id, run.model)].append(run)
 
+    trust_of = {r.path: r.trust for r in scored}
     cells: dict[tuple[str, str], Cell] = {}
     per_kind: dict[str, list[TaskRatios]] = {k: [] for k in KINDS}
     for task in tasks:
@@ -118,9 +119,15 @@ def aggregate(
             for kind in KINDS:
                 a = picks[kind][model]
                 entries[kind] = Entry(value=a.value if a else None, run_path=a.run_path if a else None,
-                                      feasible=ratios[kind].feasible[model], ratio=ratios[kind].ratios[model])
+                                      feasible=ratios[kind].feasible[model], ratio=ratios[kind].ratios[model],
+                                      trust=trust_of.get(a.run_path, "") if a else "")
             cells[(task, model)] = Cell(task, model, entries["best"], entries["last"],
                                         [r.path for r in by_task_model.get((task, model), [])])
+
+    # Runs behind the table's scores that the agent's code could have influenced: say so, with the reason.
+    shown = {path for cell in cells.values() for path in cell.runs}
+    notes = [Problem(r.path, f"{r.trust} scores: {r.trust_reason or 'no reason recorded'}")
+             for r in scored if r.path in shown and r.less_trusted()]
 
     tau_max = tau_max_for([t.cap for kind in KINDS for t in per_kind[kind]])
     tau = tau_grid(tau_max)
@@ -138,9 +145,11 @@ def aggregate(
         s.cost += run.cost or 0.0
         s.steps += run.steps or 0
         s.wall_time += run.wall_time or 0.0
+        if run.trust:
+            s.trust[run.trust] = s.trust.get(run.trust, 0) + 1
 
     return ResultsTable(
         tasks=tasks, models=compared, directions={t: task_dirs[t] for t in tasks}, cells=cells,
         profiles=profiles, aup=aups, tau_max=tau_max, model_stats=dict(sorted(stats.items())),
-        runs=runs, problems=problems,
+        runs=runs, problems=problems, notes=notes,
     )

@@ -9,7 +9,8 @@ from pathlib import Path
 from mlgym_tui.evaluation.results_table import ResultsTable
 
 CSV_COLUMNS = ["kind", "task_id", "model", "metric", "direction", "best", "last", "best_feasible",
-               "last_feasible", "best_ratio", "last_ratio", "best_run", "last_run", "n_runs"]
+               "last_feasible", "best_ratio", "last_ratio", "best_run", "last_run", "n_runs",
+               "best_trust", "last_trust"]
 
 
 def write_json(table: ResultsTable, path: str | Path) -> None:
@@ -29,6 +30,7 @@ def write_csv(table: ResultsTable, path: str | Path) -> None:
                 "best_feasible": cell.best.feasible, "last_feasible": cell.last.feasible,
                 "best_ratio": round(cell.best.ratio, 6), "last_ratio": round(cell.last.ratio, 6),
                 "best_run": cell.best.run_path or "", "last_run": cell.last.run_path or "", "n_runs": len(cell.runs),
+                "best_trust": cell.best.trust, "last_trust": cell.last.trust,
             })
         for model, values in table.aup.items():
             writer.writerow({"kind": "aup", "model": model, "best": f"{values['best']:.3f}",

@@ -6,13 +6,18 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from mlgym_tui.evaluation.results_table import BASELINE, Entry, ResultsTable
+from mlgym_tui.evaluation.results_table import BASELINE, Entry, ResultsTable, trust_mark
+
+TRUST_STYLE = "yellow"
 
 
 def _fmt(entry: Entry) -> Text:
     if entry.value is None:
         return Text("-", style="dim")
-    return Text(f"{entry.value:.4g}", style="" if entry.feasible else "red")
+    text = Text(f"{entry.value:.4g}", style="" if entry.feasible else "red")
+    if mark := trust_mark(entry.trust):
+        text.append(mark, style=TRUST_STYLE)
+    return text
 
 
 def scores_table(table: ResultsTable) -> Table:
@@ -45,20 +50,31 @@ def aup_table(table: ResultsTable) -> Table:
 
 def stats_table(table: ResultsTable) -> Table:
     grid = Table(title="Runs")
-    for name in ("model", "runs", "exit statuses", "cost", "steps/run", "wall/run"):
-        grid.add_column(name, justify="left" if name in ("model", "exit statuses") else "right")
+    # Only runs recorded with a trust label have one; without any the column would be all "-".
+    with_trust = any(s.trust for s in table.model_stats.values())
+    names = ("model", "runs", "exit statuses", "cost", "steps/run", "wall/run") + (("trust",) if with_trust else ())
+    for name in names:
+        grid.add_column(name, justify="left" if name in ("model", "exit statuses", "trust") else "right")
     for model, s in table.model_stats.items():
         statuses = ", ".join(f"{k} {v}" for k, v in sorted(s.exit_statuses.items(), key=lambda kv: -kv[1]))
         per = max(s.runs, 1)
-        grid.add_row(model, str(s.runs), statuses, f"{s.cost:.2f}", f"{s.steps / per:.1f}",
-                     f"{s.wall_time / per:.0f}s")
+        row = [model, str(s.runs), statuses, f"{s.cost:.2f}", f"{s.steps / per:.1f}", f"{s.wall_time / per:.0f}s"]
+        grid.add_row(*row, *((s.trust_counts(),) if with_trust else ()))
     return grid
 
 
 def print_report(table: ResultsTable, console: Console | None = None) -> None:
     console = console or Console()
-    console.print(Group(scores_table(table), aup_table(table), stats_table(table)))
+    parts: list = [scores_table(table)]
+    if legend := table.trust_legend():  # under the scores, not as a caption: a caption wraps at the table's width
+        parts.append(Text("\n".join(legend), style=TRUST_STYLE))
+    console.print(Group(*parts, aup_table(table), stats_table(table)))
     if table.problems:
         console.print(Text(f"{len(table.problems)} run(s) left out:", style="bold yellow"))
         for problem in table.problems:
             console.print(Text(f"  {problem}"), soft_wrap=True)
+    if table.notes:
+        console.print(Text(f"{len(table.notes)} scored run(s) not isolated from the agent's code:",
+                           style="bold yellow"))
+        for note in table.notes:
+            console.print(Text(f"  {note}"), soft_wrap=True)

@@ -8,10 +8,25 @@ from typing import Any
 
 from mlgym_tui.evaluation.directions import MetricDirection
 from mlgym_tui.evaluation.profiles import Profile
-from mlgym_tui.evaluation.run_summary import RunSummary
+from mlgym_tui.evaluation.run_summary import IN_PROCESS, ISOLATED, UNISOLATED, RunSummary
 
 BASELINE = "baseline"
 KINDS = ("best", "last")
+
+# The mark after a score whose run was not scored in isolation, and what it means (the legend's line).
+TRUST_MARKS = {IN_PROCESS: "†", UNISOLATED: "‡"}
+TRUST_MEANINGS = {
+    IN_PROCESS: "evaluate.py ran the agent's code in its own process",
+    UNISOLATED: "scored by the local runtime, with no container",
+}
+UNKNOWN_TRUST_MARK = "?"  # a label written by a newer version
+
+
+def trust_mark(trust: str) -> str:
+    """The label's mark; none for isolated scores nor when no label was recorded."""
+    if not trust or trust == ISOLATED:
+        return ""
+    return TRUST_MARKS.get(trust, UNKNOWN_TRUST_MARK)
 
 
 @dataclass(frozen=True)
@@ -22,6 +37,7 @@ class Entry:
     run_path: Path | None  # the run that achieved `value`; None for the baseline or when missing
     feasible: bool
     ratio: float  # the performance ratio used in the profile (penalised when infeasible)
+    trust: str = ""  # the trust label of the run that achieved `value`; "" for the baseline or when not recorded
 
 
 @dataclass
@@ -49,6 +65,11 @@ class ModelStats:
     cost: float = 0.0
     steps: int = 0
     wall_time: float = 0.0
+    trust: dict[str, int] = field(default_factory=dict)  # runs per trust label; runs without one are not counted
+
+    def trust_counts(self) -> str:
+        """Runs per label, most first (e.g. `isolated 3, in-process 1`); `-` when no run recorded one."""
+        return ", ".join(f"{k} {v}" for k, v in sorted(self.trust.items(), key=lambda kv: (-kv[1], kv[0]))) or "-"
 
 
 @dataclass
@@ -63,6 +84,13 @@ class ResultsTable:
     model_stats: dict[str, ModelStats]
     runs: list[RunSummary]  # every run found, problems included
     problems: list[Problem]
+    notes: list[Problem] = field(default_factory=list)  # scored runs whose scores are not isolated, and why
+
+    def trust_legend(self) -> list[str]:
+        """One line per mark that appears next to a score, e.g. "† in-process: evaluate.py ran ..."."""
+        labels = sorted({e.trust for c in self.cells.values() for e in (c.best, c.last) if trust_mark(e.trust)})
+        return [f"{trust_mark(label)} {label}: {TRUST_MEANINGS.get(label, 'a trust label this version does not know')}"
+                for label in labels]
 
     def cell(self, task_id: str, model: str) -> Cell | None:
         return self.cells.get((task_id, model))
@@ -75,7 +103,7 @@ class ResultsTable:
 
         def entry(e: Entry) -> dict[str, Any]:
             return {"value": e.value, "feasible": e.feasible, "ratio": e.ratio,
-                    "run": str(e.run_path) if e.run_path else None}
+                    "run": str(e.run_path) if e.run_path else None, "trust": e.trust or None}
 
         return {
             "tasks": [{"task_id": t, "metric": self.directions[t][0], "direction": self.directions[t][1]}
@@ -89,6 +117,8 @@ class ResultsTable:
             "model_stats": {m: vars(s) for m, s in self.model_stats.items()},
             "runs": [{"path": str(r.path), "layout": r.layout, "task_id": r.task_id, "model": r.model,
                       "agent": r.agent, "exit_status": r.exit_status, "cost": r.cost, "steps": r.steps,
-                      "wall_time": r.wall_time, "finished": r.finished, "problem": problem_by_path.get(r.path)} for r in self.runs],
+                      "wall_time": r.wall_time, "finished": r.finished, "problem": problem_by_path.get(r.path),
+                      "trust": r.trust or None, "trust_reason": r.trust_reason or None} for r in self.runs],
             "problems": [{"path": str(p.path), "message": p.message} for p in self.problems],
+            "notes": [{"path": str(p.path), "message": p.message} for p in self.notes],
         }

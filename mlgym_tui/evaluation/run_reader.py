@@ -44,13 +44,19 @@ def _load_json(path: Path) -> Any:
         raise RunFileError(f"{path.name} is not valid JSON (line {exc.lineno}: {exc.msg}); restore or remove the file")
 
 
-def read_results_json(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def read_results_json(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any], str, str]:
+    """(agent scores, baseline, trust, trust_reason); trust is "" when the file does not say (MLGym's, older runs)."""
     data = _load_json(path)
     agent = data.get("agent") if isinstance(data, dict) else None
     baseline = data.get("baseline", {}) if isinstance(data, dict) else None
     if not isinstance(agent, list) or not all(isinstance(e, dict) for e in agent) or not isinstance(baseline, (dict, type(None))):
         raise RunFileError(f'{path.name} is not {{"agent": [metrics...], "baseline": {{metrics}}}}; restore or remove the file')
-    return agent, baseline or {}
+    return agent, baseline or {}, _one_line(data.get("trust")), _one_line(data.get("trust_reason"))
+
+
+def _one_line(value: Any) -> str:
+    # Shown in tables and one-line notes: anything but a string counts as not recorded.
+    return " ".join(value.split()) if isinstance(value, str) else ""
 
 
 def read_first_last_lines(path: Path) -> tuple[bytes, bytes]:
@@ -132,7 +138,7 @@ def _read_mlgym(found: FoundRun) -> RunSummary:
         info, run.steps, run.wall_time = read_traj_facts(found.path / f"{task}.traj")
         run.exit_status = info.get("exit_status") or None
         run.cost = _cost(info.get("model_stats"))
-        run.scores, run.baseline = read_results_json(found.path / "results.json")
+        run.scores, run.baseline, run.trust, run.trust_reason = read_results_json(found.path / "results.json")
     except RunFileError as exc:
         run.problem = str(exc)
         return run
@@ -180,7 +186,7 @@ def _read_ours(found: FoundRun) -> RunSummary:
     if isinstance(started.get("t"), (int, float)) and isinstance(ended.get("t"), (int, float)):
         run.wall_time = float(ended["t"]) - float(started["t"])
     try:
-        run.scores, baseline = read_results_json(found.path / "results.json")
+        run.scores, baseline, run.trust, run.trust_reason = read_results_json(found.path / "results.json")
         _info, run.steps, _exec = read_traj_facts(found.path / f"{run.task_id}.traj")
     except RunFileError as exc:
         run.problem = str(exc)

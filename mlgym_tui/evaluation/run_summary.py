@@ -10,6 +10,10 @@ from mlgym_tui.evaluation.directions import MetricDirection
 
 Layout = Literal["ours", "mlgym"]
 
+# Trust labels of a run's scores, as results.json records them (mlgym_tui/environment/evaluation.py decides them);
+# spelled out here so reading results does not import the environment.
+ISOLATED, IN_PROCESS, UNISOLATED = "isolated", "in-process", "unisolated"
+
 
 @dataclass
 class RunSummary:
@@ -28,6 +32,12 @@ class RunSummary:
     steps: int | None = None
     wall_time: float | None = None  # seconds
     problem: str | None = None  # one line; a run with a problem is left out of the scores
+    trust: str = ""  # results.json "trust"; "" when not recorded (older runs, MLGym's): unknown, never guessed
+    trust_reason: str = ""
+
+    def less_trusted(self) -> bool:
+        """Scores the agent's code could have influenced: any recorded label but isolated."""
+        return bool(self.trust) and self.trust != ISOLATED
 
     def label(self) -> str:
         return f"{self.model} / {self.task_id} ({self.path.name})"
