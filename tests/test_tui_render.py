@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -14,6 +15,7 @@ from mlgym_tui.tui.sample_events import T0, many_steps, sample_episode
 from mlgym_tui.tui.screens.episode import EpisodeScreen
 from mlgym_tui.tui.screens.help import HelpScreen
 from mlgym_tui.tui.screens.task_browser import TaskBrowser
+from mlgym_tui.tui.widgets.metrics_pane import MetricsPane
 from mlgym_tui.tui.widgets.step_card import StepCard
 from mlgym_tui.tui.widgets.transcript import WINDOW, Transcript
 
@@ -58,6 +60,37 @@ async def test_episode_screen_renders_cards_badges_scores_and_metrics():
         text = painted(screen.query_one("#metrics-figures"))
         assert "6 of 10" in text and "5,421 in / 240 out" in text and "1.04" in text and "submitted" in text
         assert screen.query_one("#status-bar").detail.startswith("engine docker")
+
+
+def with_trust(events: list[ev.Event], trust: str, reason: str = "") -> list[ev.Event]:
+    return [dataclasses.replace(events[0], trust=trust, trust_reason=reason), *events[1:]]
+
+
+def styles_of(text, word: str) -> str:
+    """The styles of the spans that cover `word` in a rich Text."""
+    at = text.plain.index(word)
+    return " ".join(str(span.style) for span in text.spans if span.start <= at < span.end)
+
+
+async def test_metrics_pane_shows_the_episode_trust_label_and_warns_when_not_isolated():
+    reason = "evaluate.py loads the agent's model files and code in its own process"
+    app = episode_app(with_trust(sample_episode(3), "in-process", reason))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        pane = app.screen.query_one(MetricsPane)
+        assert "trust  in-process (evaluate.py loads" in painted(pane.query_one("#metrics-figures"))
+        assert "yellow" in styles_of(pane.figures(), "in-process")
+    app = episode_app(with_trust(sample_episode(3), "isolated", "the submission is data"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        pane = app.screen.query_one(MetricsPane)
+        text = painted(pane.query_one("#metrics-figures"))
+        assert "trust  isolated" in text and "the submission is data" not in text
+        assert "yellow" not in styles_of(pane.figures(), "isolated")
+    app = episode_app(sample_episode(3))  # recorded before trust labels: no line at all
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "trust" not in painted(app.screen.query_one("#metrics-figures"))
 
 
 async def test_tokens_stream_into_the_live_card_before_the_response():
@@ -140,7 +173,7 @@ async def loaded(app, pilot) -> None:
     await pilot.pause()
 
 
-def make_run(runs: Path, task_id: str, agent: str, score: float, status: str) -> Path:
+def make_run(runs: Path, task_id: str, agent: str, score: float, status: str, trust: str = "") -> Path:
     from mlgym_tui.trajectory import Recorder
 
     folder = runs / f"20250102-030405__gpt-4o__{task_id}__{agent}"
@@ -148,7 +181,8 @@ def make_run(runs: Path, task_id: str, agent: str, score: float, status: str) ->
     with Recorder(folder, task_id, {"agent": agent}) as recorder:
         recorder(ev.EpisodeStarted(run_id=folder.name, task_id=task_id, agent=agent, model="gpt-4o", mode="auto",
                                    engine="docker", max_steps=5, cost_limit=1.0, baseline={"Score": 1.0227},
-                                   metrics=[{"name": "Score", "direction": "maximize", "primary": True}]))
+                                   metrics=[{"name": "Score", "direction": "maximize", "primary": True}],
+                                   trust=trust, trust_reason="why" if trust else ""))
         recorder(ev.ValidationScored(step=1, metrics={"Score": score}, baseline={"Score": 1.0227}, final=True))
         recorder(ev.EpisodeEnded(exit_status=status, score=[{"Score": score}]))
     return folder
@@ -171,10 +205,22 @@ async def test_task_browser_filters_shows_details_and_past_runs(tmp_path):
         assert table.row_count == 1
         row = table.get_row_at(0)
         assert row[0] == "2025-01-02 03:04" and row[3] == "submitted" and "▲" in str(row[4])
+        assert str(row[4]).endswith("▲")  # recorded before trust labels: no label shown
         await pilot.press("escape")  # leave the filter box: nothing happens
         browser.query_one("#task-filter").value = "maximize-nothing-matches"
         await pilot.pause()
         assert browser.shown == [] and browser.query_one("#runs-table").row_count == 0
+
+
+async def test_past_runs_show_a_trust_label_that_is_not_isolated(tmp_path):
+    runs = tmp_path / "runs"
+    make_run(runs, "battleOfSexes", "default", 1.2, "submitted", trust="in-process")  # through the recorder
+    app = MLGymApp(deterministic=True, runs_dir=runs)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app, pilot)
+        await pilot.press("slash", *"battle")
+        await pilot.pause()
+        assert str(app.screen.query_one("#runs-table").get_row_at(0)[4]) == "1.2 ▲ in-process"
 
 
 async def test_task_browser_filter_typed_at_full_speed_after_slash(tmp_path):

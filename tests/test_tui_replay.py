@@ -94,6 +94,21 @@ async def test_cursor_moves_show_each_step_as_it_was(tmp_path):
         assert screen.cursor == 4
 
 
+async def test_the_trust_label_stays_at_every_step(tmp_path):
+    import dataclasses
+
+    from replay_helpers import replay_events
+
+    events = replay_events()
+    events[0] = dataclasses.replace(events[0], trust="unisolated", trust_reason="the local runtime")
+    app = replay_app(write_run(tmp_path, events))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        assert "trust  unisolated (the local runtime)" in painted(screen.query_one("#metrics-figures"))
+        await pilot.press("home")  # a jump back restores the model from a snapshot: the label is kept
+        assert "trust  unisolated" in painted(screen.query_one("#metrics-figures"))
+
+
 async def test_timeline_marks_failures_validations_and_humans_and_jumps_on_click(tmp_path):
     app = replay_app(write_run(tmp_path))
     async with app.run_test(size=SIZE) as pilot:

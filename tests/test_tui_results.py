@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from test_evaluation_runs import mlgym_run, our_run
+from test_evaluation_runs import IN_PROCESS_REASON, mlgym_run, our_run, trust_runs
 
 from mlgym_tui.evaluation import aggregate, collect_runs
 from mlgym_tui.tui.app import MLGymApp
@@ -151,6 +151,30 @@ async def test_results_screen_without_runs_and_reload(tmp_path):
         await pilot.press("f5")
         await until(pilot, lambda: screen.query_one("#results-table").row_count == 3, "the reloaded runs")
         assert "8 runs (7 scored), 3 tasks, 2 models" == screen.sub_title
+
+
+async def test_results_screen_marks_scores_that_are_not_isolated(tmp_path):
+    paths = trust_runs(tmp_path)
+    app = MLGymApp(deterministic=True, start_screen=ResultsScreen([tmp_path]))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await until(pilot, lambda: screen.table is not None, "the results to load")
+        await pilot.pause()
+        assert cell_text(screen, "3SATTime", "m-inproc") == "8† / 8†"
+        assert cell_text(screen, "3SATTime", "m-local") == "10‡ / 10‡"
+        assert cell_text(screen, "3SATTime", "m-iso") == "7 / 7" and cell_text(screen, "3SATTime", "m-old") == "11 / 11"
+        assert "yellow" in cell_style(screen, "3SATTime", "m-inproc")
+        legend = str(screen.query_one("#results-legend").render())
+        assert "† in-process: evaluate.py ran the agent's code in its own process" in legend
+        assert "‡ unisolated" in legend
+        aup = screen.query_one("#aup-table")
+        assert aup.get_row("m-inproc")[-1] == "in-process 1" and aup.get_row("m-old")[-1] == "-"
+        # the notes under the problems: which runs, and why
+        assert screen.query_one("#problems-scroll").border_title == "problems: 0, not isolated: 2"
+        problems = str(screen.query_one("#problems").render())
+        assert str(paths["in-process"].relative_to(tmp_path)) in problems
+        assert f"in-process scores: {IN_PROCESS_REASON}" in problems
+        assert str(paths["isolated"].relative_to(tmp_path)) not in problems
 
 
 def test_snapshot_results_screen(snap_compare, tmp_path):

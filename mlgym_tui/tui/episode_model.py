@@ -81,6 +81,8 @@ class EpisodeModel:
     baseline: dict[str, float] = field(default_factory=dict)
     primary_metric: str | None = None
     direction: str = "maximize"
+    trust: str = ""  # how the episode's scores are computed (EpisodeStarted.trust); "" in older runs
+    trust_reason: str = ""
     steps: list[StepView] = field(default_factory=list)
     live: LiveStep | None = None
     pending: Pending | None = None
@@ -115,6 +117,7 @@ class EpisodeModel:
         self.mode, self.max_steps, self.cost_limit = e.mode, e.max_steps, e.cost_limit
         self.baseline = dict(e.baseline)
         self.started_at = e.t
+        self.trust, self.trust_reason = e.trust, e.trust_reason
         primary = next((m for m in e.metrics if m.get("primary")), e.metrics[0] if e.metrics else None)
         if primary:
             self.primary_metric = primary.get("name")

@@ -26,6 +26,7 @@ class RunRow:
     baseline: float | None
     beats: bool | None
     path: Path
+    trust: str = ""  # the run's trust label; "" when not recorded
 
 
 def run_date(path: Path) -> str:
@@ -75,6 +76,7 @@ def rows_for(runs: list, metric: str | None, direction: str, baseline: dict) -> 
         status = run.exit_status or ("running" if not run.finished else "?")
         if run.problem:
             status = f"problem: {run.problem[:40]}"
-        rows.append(RunRow(run_date(run.path), who, run.agent, run.model, status, best, base, beats, run.path))
+        rows.append(RunRow(run_date(run.path), who, run.agent, run.model, status, best, base, beats, run.path,
+                           run.trust))
     rows.sort(key=lambda r: r.date, reverse=True)
     return rows

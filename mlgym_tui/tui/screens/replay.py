@@ -71,7 +71,8 @@ class Snapshot:
 
 
 SCALARS = [f.name for f in dataclasses.fields(Snapshot) if not f.name.startswith("n_") and f.name != "live"]
-STATIC = ("task_id", "model", "agent", "engine", "container", "started_at", "baseline", "primary_metric", "direction")
+STATIC = ("task_id", "model", "agent", "engine", "container", "started_at", "baseline", "primary_metric", "direction",
+          "trust", "trust_reason")
 
 
 @dataclass

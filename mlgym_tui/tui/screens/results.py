@@ -13,16 +13,23 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
+from mlgym_tui.evaluation.results_table import trust_mark
 from mlgym_tui.tui.widgets.profile_chart import ProfileChart
 
 INFEASIBLE = "*"
+TRUST_STYLE = "yellow"
+LEGEND = (f"cells: best / last attempt; {INFEASIBLE} red = infeasible (invalid or worse than the baseline); "
+          "enter/o opens the best run, l the last attempt's")
 
 
 def _value(entry: Any) -> Text:
     if entry is None or entry.value is None:
         return Text("-", style="dim")
     text = f"{entry.value:.4g}"
-    return Text(text + INFEASIBLE, style="bold red") if not entry.feasible else Text(text)
+    value = Text(text + INFEASIBLE, style="bold red") if not entry.feasible else Text(text)
+    if mark := trust_mark(entry.trust):
+        value.append(mark, style=TRUST_STYLE)
+    return value
 
 
 def _relative(path: Path, roots: list[Path]) -> str:
@@ -72,8 +79,7 @@ class ResultsScreen(Screen):
         with Horizontal(id="results-body"):
             with Vertical(id="results-left"):
                 yield DataTable(id="results-table", cursor_type="cell", zebra_stripes=True)
-                yield Static(f"cells: best / last attempt; {INFEASIBLE} red = infeasible (invalid or worse than the "
-                             "baseline); enter/o opens the best run, l the last attempt's", id="results-legend")
+                yield Static(LEGEND, id="results-legend")
                 yield DataTable(id="aup-table", cursor_type="none", show_cursor=False)
                 with VerticalScroll(id="problems-scroll"):
                     yield Static("", id="problems")
@@ -151,27 +157,40 @@ class ResultsScreen(Screen):
             grid.add_row(*row, key=task)
         if table.tasks and len(table.models):
             grid.move_cursor(row=0, column=2)
+        legend = Text(LEGEND)
+        for line in table.trust_legend():  # only when a shown score carries a mark: older runs look as before
+            legend.append("\n" + line, style=TRUST_STYLE)
+        self.query_one("#results-legend", Static).update(legend)
 
         aup = self.query_one("#aup-table", DataTable)
         aup.clear(columns=True)
-        for name in ("model", "AUP best", "AUP last", "runs", "exit statuses", "cost"):
+        # a trust column only when some run recorded its trust label; without any it would be all "-"
+        with_trust = any(s.trust for s in table.model_stats.values())
+        names = ("model", "AUP best", "AUP last", "runs", "exit statuses", "cost") + (("trust",) if with_trust else ())
+        for name in names:
             aup.add_column(name, key=name)
         for model in table.models:
             score = table.aup.get(model, {})
             stats = table.model_stats.get(model)
             exits = ", ".join(f"{k} {v}" for k, v in sorted(stats.exit_statuses.items())) if stats else ""
-            aup.add_row(model, f"{score.get('best', 0):.3f}", f"{score.get('last', 0):.3f}",
-                        str(stats.runs) if stats else "-", exits, f"{stats.cost:.2f}" if stats else "-", key=model)
+            row = [model, f"{score.get('best', 0):.3f}", f"{score.get('last', 0):.3f}",
+                   str(stats.runs) if stats else "-", exits, f"{stats.cost:.2f}" if stats else "-"]
+            if with_trust:
+                row.append(stats.trust_counts() if stats else "-")
+            aup.add_row(*row, key=model)
 
-        problems = table.problems
+        problems, notes = table.problems, table.notes
         box = self.query_one("#problems-scroll")
-        box.border_title = f"problems: {len(problems)}"
+        box.border_title = f"problems: {len(problems)}" + (f", not isolated: {len(notes)}" if notes else "")
         lines = Text()
         for problem in problems:
             lines.append(_relative(problem.path, self.dirs), style="bold")
             lines.append(f"\n  {problem.message}\n")
         if not problems:
             lines.append("every run found was scored", style="dim")
+        for note in notes:  # scored, but the agent's code could have influenced the score
+            lines.append("\n" + _relative(note.path, self.dirs), style=f"bold {TRUST_STYLE}")
+            lines.append(f"\n  {note.message}")
         self.query_one("#problems", Static).update(lines)
 
         self.query_one("#profile-best", ProfileChart).plot_profile("best", table.profiles.get("best"), table.aup)

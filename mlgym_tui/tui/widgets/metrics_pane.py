@@ -13,10 +13,21 @@ from mlgym_tui.tui.episode_model import EpisodeModel
 from mlgym_tui.tui.widgets.duration_chart import SHOWN_STEPS, DurationChart
 from mlgym_tui.tui.widgets.score_chart import ScoreChart
 
+# evaluation.run_summary.ISOLATED, spelled out: importing it would load the whole evaluation package with an episode
+ISOLATED = "isolated"
+
 
 def format_elapsed(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def trust_row(trust: str, reason: str) -> tuple[str, str, str]:
+    """The label alone when isolated; otherwise with its reason, as a warning (the agent's code could have
+    influenced the score)."""
+    if trust == ISOLATED:
+        return ("trust", trust, "")
+    return ("trust", f"{trust} ({reason})" if reason else trust, "bold yellow")
 
 
 class MetricsPane(Vertical):
@@ -39,21 +50,23 @@ class MetricsPane(Vertical):
         best_text = "-" if best is None else EpisodeModel.describe(best)
         base_text = "-" if base is None else EpisodeModel.describe(base)
         rows = [
-            ("steps", f"{steps} of {m.max_steps}   elapsed {format_elapsed(m.elapsed(self.clock()))}"),
-            ("cost", f"${m.cost:.4f}{cost_limit}"),
-            ("tokens", f"{m.tokens_in:,} in / {m.tokens_out:,} out"),
-            ("best", f"{best_text} {m.primary_metric or '?'} ({m.direction}); baseline {base_text}"),
+            ("steps", f"{steps} of {m.max_steps}   elapsed {format_elapsed(m.elapsed(self.clock()))}", ""),
+            ("cost", f"${m.cost:.4f}{cost_limit}", ""),
+            ("tokens", f"{m.tokens_in:,} in / {m.tokens_out:,} out", ""),
+            ("best", f"{best_text} {m.primary_metric or '?'} ({m.direction}); baseline {base_text}", ""),
         ]
+        if m.trust:  # older runs recorded none: no line rather than a guess
+            rows.append(trust_row(m.trust, m.trust_reason))
         if m.exit_status:
-            rows.append(("exit", m.exit_status))
+            rows.append(("exit", m.exit_status, ""))
         # plain lines rather than a Table: the same two columns, a fraction of the cost to render on each step
         text = Text(no_wrap=True, overflow="ellipsis")
-        width = max(len(label) for label, _ in rows)
-        for i, (label, value) in enumerate(rows):
+        width = max(len(label) for label, _, _ in rows)
+        for i, (label, value, style) in enumerate(rows):
             if i:
                 text.append("\n")
             text.append(label.ljust(width), style="dim")
-            text.append(" " + value)
+            text.append(" " + value, style=style)
         return text
 
     def refresh_figures(self) -> None:

@@ -1,4 +1,5 @@
-"""Past runs of the selected task: date, agent or human, model, exit status, best score vs baseline."""
+"""Past runs of the selected task: date, agent or human, model, exit status, best score vs baseline (and its trust
+label when the score was not isolated from the agent's code)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ class RunsTable(DataTable):
             elif row.beats is False:
                 best.stylize("red")
                 best.append(" ▼")
+            if row.best is not None and row.trust and row.trust != "isolated":  # "" = not recorded: nothing shown
+                best.append(f" {row.trust}", style="yellow")
             self.add_row(row.date, row.who if row.who == "human" else row.agent or "agent", row.model,
                          row.exit_status, best, "-" if row.baseline is None else f"{row.baseline:.4g}",
                          key=str(row.path))
