@@ -263,3 +263,35 @@ async def test_trust_labels(env_factory):
     assert (await validate(in_process)).metrics == BLOTTO_HONEST
     csv = await env_factory("regressionDiabetes")
     assert csv.trust == "isolated"
+
+
+def test_a_recorded_run_rescores_to_its_recorded_scores(engine, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "mlgym_tui.cli", *args], cwd=REPO, capture_output=True, text=True,
+                              timeout=600)
+
+    done = cli("run", "--task", "blotto", "--agent", "baseline", "--engine", engine.name, "--runs-dir", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    run = next(p for p in tmp_path.iterdir() if p.is_dir())
+    results = json.loads((run / "results.json").read_text())
+    assert results["agent"] == [BLOTTO_HONEST, BLOTTO_HONEST] and results["trust"] == "isolated"
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    scored = [e for e in events if e["type"] == "validation_scored"]
+    manifests = [json.loads((run / "submissions" / str(e["step"]) / "manifest.json").read_text()) for e in scored]
+    assert [m["digest"] for m in manifests] == [e["artefacts"] for e in scored]
+    assert all(m["metrics"] == BLOTTO_HONEST and m["trust"] == "isolated" for m in manifests)
+
+    rescored = cli("rescore", str(run), "--engine", engine.name)
+    assert rescored.returncode == 0, rescored.stdout + rescored.stderr
+    assert [line for line in rescored.stdout.splitlines() if line.endswith(": ok (reproduced)")] == [
+        f"{e['step']}: ok (reproduced)" for e in scored]
+
+    kept = run / "submissions" / str(scored[0]["step"]) / "files" / "strategy.py"
+    kept.write_text(kept.read_text().replace("random.random()", "1.0"))
+    tampered = cli("rescore", str(run), "--engine", engine.name)
+    assert tampered.returncode == 1 and "do not match their manifest's hash" in tampered.stdout
+    assert cli("rescore", str(tmp_path)).returncode == 2  # not a run directory: a clear one-line error

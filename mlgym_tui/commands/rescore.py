@@ -51,6 +51,8 @@ def run(args) -> int:
     for folder in folders:
         result = rescore_folder(folder, task, engine, settings.runtime)
         failures += not result.ok
+        console.print(f"{folder.name}: {'ok' if result.ok else 'DIFFERS'} ({result.message})", highlight=False,
+                      markup=False, soft_wrap=True)
         table.add_row(folder.name, _fmt(result.recorded), _fmt(result.measured),
                       ("[green]ok[/] " if result.ok else "[red]DIFFERS[/] ") + result.message)
     console.print(table)

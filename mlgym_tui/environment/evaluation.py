@@ -120,6 +120,8 @@ def evaluate(task: TaskConfig, engine: Engine, artefacts: Artefacts, runtime: Ru
         raise EvaluationFailed("evaluation_format_error", f"the evaluation container did not start: {exc}") from None
     try:
         result = _run(task, box, artefacts, sandboxed=engine.isolated)
+    except RuntimeProblem as exc:
+        raise EvaluationFailed("evaluation_format_error", f"the evaluation container failed: {exc}") from None
     finally:
         threading.Thread(target=box.remove, name=f"remove {box.name}").start()  # not daemon: finishes before exit
     metrics, output = _verdict(task, result)
