@@ -118,8 +118,9 @@ def test_models_option_chooses_the_comparison_set():
     all_three = aggregate(runs, directions=DIRECTIONS)
     only_b = aggregate(runs, models=["B"], directions=DIRECTIONS)
     assert all_three.cell("T1", "B").best.ratio == pytest.approx(0.8 / 0.6)
-    assert only_b.models == ["B"] and only_b.cell("T1", "B").best.ratio == 1.0
+    assert only_b.models == ["B", "baseline"] and only_b.cell("T1", "B").best.ratio == 1.0
     assert ("T1", "A") not in only_b.cells and "A" not in only_b.aup
+    assert aggregate(runs, models=["B"], directions=DIRECTIONS, include_baseline=False).models == ["B"]
 
 
 def test_task_with_no_feasible_entry_ties_everyone_at_the_penalty():

@@ -130,7 +130,12 @@ def test_problems_are_reported_per_run_while_the_rest_aggregates(tmp_path):
     assert "still running" in messages[running.name]
     assert table.tasks == ["blotto"] and table.cell("blotto", "m1").best.run_path == good
     assert table.cell("blotto", "m1").best.feasible
-    assert table.model_stats["m7"].exit_statuses == {"running": 1}
+    # As in MLGym, a run counts whenever its results.json holds scores: a broken or unfinished trajectory is a
+    # warning, not a reason to drop it.
+    counted = {p.path.name for p in table.problems if p.counted}
+    assert counted == {bad_traj.name, running.name}
+    assert table.cell("blotto", "m3").best.run_path == bad_traj and table.cell("blotto", "m7").best.value == 0.5
+    assert table.model_stats["m7"].exit_statuses == {"unknown (no exit_status)": 1}
 
 
 def test_directions_passed_later_rescue_a_run_of_an_unknown_task(tmp_path):
@@ -141,10 +146,34 @@ def test_directions_passed_later_rescue_a_run_of_an_unknown_task(tmp_path):
     assert not table.problems and table.cell("mysteryTask", "m1").best.value == 0.3
 
 
-def test_traj_without_exit_status_counts_as_in_progress(tmp_path):
-    mlgym_run(tmp_path, "m1", "blotto", [{"Score": 0.3}], {"Score": -0.25}, exit_status=None)
-    (run,) = collect_runs([tmp_path])
-    assert not run.finished and "no exit_status" in run.problem
+def test_runs_mlgym_counts_are_counted_whatever_their_trajectory_says(tmp_path):
+    crashed = mlgym_run(tmp_path, "m1", "blotto", [{"Score": 0.3}], {"Score": -0.25}, exit_status=None)
+    missing = mlgym_run(tmp_path, "m1", "blotto", [{"Score": 0.6}], {"Score": -0.25}, run=1)
+    (missing / "blotto.traj").unlink()
+    empty = mlgym_run(tmp_path, "m2", "blotto", [], {"Score": -0.25}, exit_status=None)
+    runs = {r.path: r for r in collect_runs([tmp_path])}
+    assert (runs[crashed].exit_status, runs[crashed].problem) == ("unknown (no exit_status)", None)
+    assert "no exit_status" in runs[crashed].warning and not runs[crashed].finished
+    assert (runs[missing].exit_status, runs[missing].problem) == ("missing trajectory", None)
+    assert "blotto.traj is missing" in runs[missing].warning
+    table = aggregate(list(runs.values()))
+    assert table.cell("blotto", "m1").best.value == 0.6 and table.cell("blotto", "m1").best.run_path == missing
+    assert table.cell("blotto", "m2").best.value is None  # an empty results.json counts, with no valid score
+    assert table.problem_of(crashed) is None and table.model_stats["m1"].exit_statuses == {
+        "unknown (no exit_status)": 1, "missing trajectory": 1}
+
+
+def test_the_baseline_is_compared_unless_left_out(tmp_path):
+    mlgym_run(tmp_path, "m1", "blotto", [{"Score": 0.3}], {"Score": -0.25})
+    mlgym_run(tmp_path, "m2", "blotto", [{"Score": 0.1}], {"Score": -0.25})
+    runs = collect_runs([tmp_path])
+    assert aggregate(runs, models=["m1"]).models == ["m1", BASELINE]
+    assert aggregate(runs, models=["m1", BASELINE, "m2"]).models == ["m1", "m2", BASELINE]
+    assert aggregate(runs, include_baseline=False).models == ["m1", "m2"]
+    out = subprocess.run([sys.executable, "-m", "mlgym_tui.cli", "results", str(tmp_path), "--models", "m1",
+                          "--no-baseline", "--json", str(tmp_path / "r.json")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["models"] == ["m1"]
 
 
 def test_info_not_at_the_end_of_the_traj_is_still_read(tmp_path):
@@ -187,7 +216,7 @@ def test_cli_prints_table_and_writes_csv_and_json(tmp_path):
     assert data["aup"]["a"]["best"] == float(aup_rows["a"]["best"])
     assert len(data["profiles"]["best"]["tau"]) == 500 and data["problems"][0]["path"].endswith(broken.name)
     only = cli(str(runs), "--models", "a,b", "--json", str(out_json))
-    assert only.returncode == 0 and json.loads(out_json.read_text())["models"] == ["a", "b"]
+    assert only.returncode == 0 and json.loads(out_json.read_text())["models"] == ["a", "b", BASELINE]
 
 
 def test_cli_exit_codes_for_nothing_found_and_bad_options(tmp_path):

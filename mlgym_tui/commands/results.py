@@ -12,8 +12,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Find run directories (ours and MLGym's published layout) under DIR... and compare models.",
     )
     parser.add_argument("dirs", nargs="+", metavar="DIR", help="folders searched recursively for run directories")
-    parser.add_argument("--models", help="comma list of model labels to compare (add 'baseline' to include it); "
-                                         "ratios are relative to this set. Default: all models and the baseline")
+    parser.add_argument("--models", help="comma list of model labels to compare; ratios are relative to this set "
+                                         "and the baseline. Default: all models found")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="leave the baseline out of the comparison (MLGym's tables always include it)")
     parser.add_argument("--direction", action="append", default=[], metavar="TASK=METRIC:max|min",
                         help="metric and direction for a task outside MLGym's 13 (repeatable)")
     parser.add_argument("--csv", metavar="PATH", help="also write the table as CSV")
@@ -52,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"mlgym-tui results: --models names unknown model(s) {', '.join(unknown)}; "
                   f"found: {', '.join(sorted(known))}", file=sys.stderr)
             return 2
-    table = aggregate(runs, models=models, directions=directions)
+    table = aggregate(runs, models=models, directions=directions, include_baseline=not args.no_baseline)
 
     if not args.tui:
         from mlgym_tui.evaluation.report_table import print_report

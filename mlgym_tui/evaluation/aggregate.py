@@ -54,11 +54,14 @@ def aggregate(
     runs: list[RunSummary],
     models: list[str] | None = None,
     directions: Mapping[str, MetricDirection] | None = None,
+    include_baseline: bool = True,
 ) -> ResultsTable:
-    """Aggregate runs. `models` picks the compared methods (labels; include "baseline" to compare it);
-    by default every model found plus the baseline. `directions` maps task_id -> (metric, "maximize"|"minimize")
-    for tasks outside MLGym's table (it also overrides the table)."""
+    """Aggregate runs. `models` picks the compared methods (labels); by default every model found. The baseline
+    is compared as one more method, as MLGym's tables always do, unless `include_baseline` is False.
+    `directions` maps task_id -> (metric, "maximize"|"minimize") for tasks outside MLGym's table (it also
+    overrides the table)."""
     problems = [Problem(r.path, r.problem) for r in runs if r.problem]
+    problems += [Problem(r.path, r.warning, counted=True) for r in runs if r.warning and not r.problem]
     usable = [r for r in runs if not r.problem]
     task_dirs = _task_directions(usable, directions)
 
@@ -81,7 +84,9 @@ def aggregate(
             scored.append(run)
 
     found_models = sorted({r.model for r in scored})
-    compared = list(models) if models else found_models + [BASELINE]
+    compared = [m for m in (models or found_models) if m != BASELINE]
+    if include_baseline:
+        compared.append(BASELINE)
     agent_models = [m for m in compared if m != BASELINE]
     tasks = sorted({r.task_id for r in scored if r.model in agent_models} or {r.task_id for r in scored})
 

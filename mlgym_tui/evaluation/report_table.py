@@ -69,10 +69,11 @@ def print_report(table: ResultsTable, console: Console | None = None) -> None:
     if legend := table.trust_legend():  # under the scores, not as a caption: a caption wraps at the table's width
         parts.append(Text("\n".join(legend), style=TRUST_STYLE))
     console.print(Group(*parts, aup_table(table), stats_table(table)))
-    if table.problems:
-        console.print(Text(f"{len(table.problems)} run(s) left out:", style="bold yellow"))
-        for problem in table.problems:
-            console.print(Text(f"  {problem}"), soft_wrap=True)
+    for problems, title in ((table.left_out, "run(s) left out"), (table.counted_with_warning, "run(s) counted with a warning")):
+        if problems:
+            console.print(Text(f"{len(problems)} {title}:", style="bold yellow"))
+            for problem in problems:
+                console.print(Text(f"  {problem}"), soft_wrap=True)
     if table.notes:
         console.print(Text(f"{len(table.notes)} scored run(s) not isolated from the agent's code:",
                            style="bold yellow"))

@@ -53,6 +53,7 @@ class Cell:
 class Problem:
     path: Path
     message: str
+    counted: bool = False  # True: the run's scores are in the table all the same (a warning, not an exclusion)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
@@ -96,10 +97,20 @@ class ResultsTable:
         return self.cells.get((task_id, model))
 
     def problem_of(self, path: Path) -> str | None:
-        return next((p.message for p in self.problems if p.path == path), None)
+        """Why the run at path is left out of the scores; None if it counts (perhaps with a warning)."""
+        return next((p.message for p in self.problems if p.path == path and not p.counted), None)
+
+    @property
+    def left_out(self) -> list[Problem]:
+        return [p for p in self.problems if not p.counted]
+
+    @property
+    def counted_with_warning(self) -> list[Problem]:
+        return [p for p in self.problems if p.counted]
 
     def to_dict(self) -> dict[str, Any]:
-        problem_by_path = {p.path: p.message for p in self.problems}
+        problem_by_path = {p.path: p.message for p in self.problems if not p.counted}
+        warning_by_path = {p.path: p.message for p in self.problems if p.counted}
 
         def entry(e: Entry) -> dict[str, Any]:
             return {"value": e.value, "feasible": e.feasible, "ratio": e.ratio,
@@ -118,7 +129,8 @@ class ResultsTable:
             "runs": [{"path": str(r.path), "layout": r.layout, "task_id": r.task_id, "model": r.model,
                       "agent": r.agent, "exit_status": r.exit_status, "cost": r.cost, "steps": r.steps,
                       "wall_time": r.wall_time, "finished": r.finished, "problem": problem_by_path.get(r.path),
+                      "warning": warning_by_path.get(r.path),
                       "trust": r.trust or None, "trust_reason": r.trust_reason or None} for r in self.runs],
-            "problems": [{"path": str(p.path), "message": p.message} for p in self.problems],
+            "problems": [{"path": str(p.path), "message": p.message, "counted": p.counted} for p in self.problems],
             "notes": [{"path": str(p.path), "message": p.message} for p in self.notes],
         }

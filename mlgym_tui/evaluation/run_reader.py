@@ -20,6 +20,8 @@ from mlgym_tui.evaluation.results_table import BASELINE
 from mlgym_tui.evaluation.run_summary import RunSummary
 
 HUMAN_LABEL = "human"
+MISSING_TRAJECTORY = "missing trajectory"
+UNKNOWN_EXIT = "unknown (no exit_status)"
 BASELINE_AGENT_LABEL = "baseline-agent"
 _TAIL_BYTES = 16384
 # Inside JSON strings the quotes are escaped (\"), so this only matches real keys of trajectory steps.
@@ -134,17 +136,27 @@ def _read_mlgym(found: FoundRun) -> RunSummary:
         path=found.path, layout="mlgym", task_id=task, model=model_label(fields.get("model", "")),
         agent=fields.get("agent", ""), run_index=int(fields["run"]) if "run" in fields else None,
     )
-    try:  # the .traj first, so a run with a broken results.json still counts in the exit statuses
-        info, run.steps, run.wall_time = read_traj_facts(found.path / f"{task}.traj")
-        run.exit_status = info.get("exit_status") or None
-        run.cost = _cost(info.get("model_stats"))
+    # MLGym's own aggregation reads results.json only, so a run counts whenever that file holds its scores; what
+    # its trajectory says (missing, or no exit_status after a crash or kill) only becomes a warning.
+    try:
         run.scores, run.baseline, run.trust, run.trust_reason = read_results_json(found.path / "results.json")
     except RunFileError as exc:
         run.problem = str(exc)
+    traj = found.path / f"{task}.traj"
+    try:
+        info, run.steps, run.wall_time = read_traj_facts(traj)
+    except RunFileError as exc:
+        run.finished = False
+        run.exit_status = MISSING_TRAJECTORY if not traj.exists() else UNKNOWN_EXIT
+        run.warning = f"{exc}; counted from results.json, as MLGym counts it"
         return run
+    run.exit_status = info.get("exit_status") or None
+    run.cost = _cost(info.get("model_stats"))
     if run.exit_status is None:
         run.finished = False
-        run.problem = f"{task}.traj has no exit_status yet (still running, or it crashed); wait for it or rerun"
+        run.exit_status = UNKNOWN_EXIT
+        run.warning = (f"{task}.traj has no exit_status (still running, or it crashed); "
+                       "counted from results.json, as MLGym counts it")
     return run
 
 
@@ -179,17 +191,23 @@ def _read_ours(found: FoundRun) -> RunSummary:
         ended = None
     if not isinstance(ended, dict) or ended.get("type") != "episode_ended":
         run.finished = False
-        run.problem = "no episode_ended in events.jsonl yet (still running, or it crashed); wait for it or rerun"
-        return run
-    run.exit_status = ended.get("exit_status") or None
+        run.exit_status = UNKNOWN_EXIT
+        run.warning = ("no episode_ended in events.jsonl (still running, or it crashed); its scores so far are "
+                       "counted, as MLGym counts every results.json")
+        ended = {}
+    else:
+        run.exit_status = ended.get("exit_status") or None
     run.cost = _cost(ended.get("model_stats"))
     if isinstance(started.get("t"), (int, float)) and isinstance(ended.get("t"), (int, float)):
         run.wall_time = float(ended["t"]) - float(started["t"])
     try:
         run.scores, baseline, run.trust, run.trust_reason = read_results_json(found.path / "results.json")
-        _info, run.steps, _exec = read_traj_facts(found.path / f"{run.task_id}.traj")
     except RunFileError as exc:
         run.problem = str(exc)
         return run
     run.baseline = baseline or run.baseline
+    try:
+        _info, run.steps, _exec = read_traj_facts(found.path / f"{run.task_id}.traj")
+    except RunFileError as exc:
+        run.warning = run.warning or f"{exc}; counted from results.json, as MLGym counts it"
     return run

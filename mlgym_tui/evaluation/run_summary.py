@@ -32,6 +32,7 @@ class RunSummary:
     steps: int | None = None
     wall_time: float | None = None  # seconds
     problem: str | None = None  # one line; a run with a problem is left out of the scores
+    warning: str | None = None  # one line; the run still counts (as in MLGym, which reads results.json only)
     trust: str = ""  # results.json "trust"; "" when not recorded (older runs, MLGym's): unknown, never guessed
     trust_reason: str = ""
 

@@ -185,7 +185,8 @@ class ResultsScreen(Screen):
         lines = Text()
         for problem in problems:
             lines.append(_relative(problem.path, self.dirs), style="bold")
-            lines.append(f"\n  {problem.message}\n")
+            # A counted run's problem is a warning: its scores are in the table.
+            lines.append(f"\n  {'counted: ' if problem.counted else ''}{problem.message}\n")
         if not problems:
             lines.append("every run found was scored", style="dim")
         for note in notes:  # scored, but the agent's code could have influenced the score
