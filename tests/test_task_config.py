@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 
 import pytest
+import yaml
 
 from mlgym_tui.config.settings import ConfigError
 from mlgym_tui.config.task import load_task
@@ -103,3 +105,27 @@ def test_multiline_commands_become_here_documents_and_docs_cover_every_command()
     for name in ("open", "goto", "scroll_up", "scroll_down", "create", "edit", "insert", "search_dir",
                  "search_file", "find_file", "validate", "submit"):
         assert f"\n{name}" in f"\n{docs}"
+
+
+def test_a_task_of_the_users_folder_replaces_a_bundled_one_of_the_same_id(tmp_path):
+    import subprocess
+    import sys
+
+    bundled = load_registry().get("blotto")
+    mine = tmp_path / "configs/tasks/blotto.yaml"
+    data = yaml.safe_load(bundled.source.read_text())
+    data["baseline_scores"] = [{"Score": 0.5}]
+    data["starter_code"] = [str(bundled.resolve(p)) for p in data["starter_code"]]
+    write(mine, yaml.safe_dump(data))
+    registry = load_registry([mine.parent])
+    assert registry.get("blotto").baseline == {"Score": 0.5}
+    assert registry.source_of(registry.get("blotto")) == str(mine)
+    assert registry.source_of(registry.get("battleOfSexes")) == "bundled"
+    assert registry.notices == [f"task blotto from {mine} replaces the one from bundled"]
+    listing = subprocess.run([sys.executable, "-m", "mlgym_tui.cli", "tasks", "--tasks-dir", str(mine.parent)],
+                             capture_output=True, text=True, env={**os.environ, "COLUMNS": "250"})
+    assert listing.stdout.count("replaces the one from bundled") == 1
+    assert any("blotto" in line and str(mine) in line for line in listing.stdout.splitlines())
+    show = subprocess.run([sys.executable, "-m", "mlgym_tui.cli", "tasks", "--tasks-dir", str(mine.parent), "show",
+                           "blotto"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "250"})
+    assert f"source: {mine}" in show.stdout

@@ -31,9 +31,12 @@ def run(args) -> int:
     registry = load_registry(args.tasks_dir, Path(args.tasks_root) if args.tasks_root else None)
     for problem in registry.problems:
         console.print(f"[yellow]warning:[/] {problem}", highlight=False)
+    for notice in registry.notices:
+        console.print(f"[cyan]note:[/] {notice}", highlight=False)
     try:
         if args.tasks_command == "show":
-            return _show(console, registry.get(args.task_id))
+            task = registry.get(args.task_id)
+            return _show(console, task, registry.source_of(task))
         if args.tasks_command == "check":
             if not args.all and not args.task_id:
                 return fail("name a task id or pass --all")
@@ -50,24 +53,26 @@ def _list(console, registry) -> int:
     from rich.table import Table
 
     table = Table(title=f"{len(registry.tasks)} tasks")
-    for column in ("id", "domain", "entrypoint", "metric", "direction", "baseline"):
-        table.add_column(column)
+    for column in ("id", "domain", "entrypoint", "metric", "direction", "baseline", "source"):
+        table.add_column(column, overflow="fold")
     for task in registry.tasks.values():
         metric = task.primary_metric
         baseline = task.baseline.get(metric.name) if metric else None
         table.add_row(
             task.id, task.domain, task.task_entrypoint, metric.name if metric else "?",
             metric.direction if metric else "?", f"{baseline:g}" if baseline is not None else "-",
+            registry.source_of(task),
         )
     console.print(table)
     return 0
 
 
-def _show(console, task) -> int:
+def _show(console, task, source: str) -> int:
     import yaml
     from rich.markdown import Markdown
 
     console.rule(f"{task.id}: {task.name}")
+    console.print(f"source: {source}", highlight=False, markup=False, soft_wrap=True)
     console.print(Markdown(task.rendered_description))
     console.rule("config")
     console.print(yaml.safe_dump(task.model_dump(mode="json"), sort_keys=False), highlight=False, markup=False)

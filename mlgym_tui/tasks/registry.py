@@ -15,6 +15,11 @@ BUNDLED = Path(__file__).resolve().parents[2] / "tasks"
 class TaskRegistry:
     tasks: dict[str, TaskConfig] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # one line per task file that failed to load
+    notices: list[str] = field(default_factory=list)  # one line per id that a later source took over
+
+    def source_of(self, task: TaskConfig) -> str:
+        """Where a task came from: "bundled", or its YAML file."""
+        return source_label(task)
 
     def get(self, task_id: str) -> TaskConfig:
         if task_id in self.tasks:
@@ -31,25 +36,39 @@ class TaskRegistry:
         except ConfigError as exc:
             self.problems.append(str(exc))
             return
-        self.tasks.setdefault(task.id, task)
+        earlier = self.tasks.get(task.id)
+        if earlier is not None:
+            # A task the user points at wins over a bundled one of the same id (MLGym's own battleOfSexes over
+            # ours), and a later folder over an earlier one; say so once, since the two score differently.
+            self.notices.append(f"task {task.id} from {task.source} replaces the one from {source_label(earlier)}")
+        self.tasks[task.id] = task
 
     def add_dir(self, folder: Path, root: Path | None = None) -> None:
         for path in sorted(folder.glob("*.y*ml")):
             self.add_file(path, root)
 
 
+def source_label(task: TaskConfig) -> str:
+    source = task.source
+    if source is not None and Path(source).resolve().parent == BUNDLED:
+        return "bundled"
+    return str(source) if source is not None else "?"
+
+
 def load_registry(extra: list[str | Path] = (), tasks_root: Path | None = None, include_bundled: bool = True) -> TaskRegistry:
-    """All tasks: bundled ones, then each extra directory or file; the first of an id wins."""
+    """All tasks: bundled ones, then settings' task_dirs, then each extra directory or file (--tasks-dir); a
+    later source's task replaces an earlier one of the same id, with a notice."""
     from mlgym_tui.config.settings import load_settings
 
     registry = TaskRegistry()
     if include_bundled:
         registry.add_dir(BUNDLED, BUNDLED.parent)
-    sources = list(extra)
+    sources: list[str | Path] = []
     try:
         sources += load_settings().task_dirs
     except ConfigError as exc:
         registry.problems.append(str(exc))
+    sources += list(extra)
     for source in sources:
         path = Path(source).expanduser()
         if path.is_dir():

@@ -65,10 +65,12 @@ class TaskBrowser(Screen):
         from mlgym_tui.tasks.registry import load_registry
 
         registry = load_registry()
-        self.app.call_from_thread(self.set_tasks, registry.tasks, registry.problems)
+        self.app.call_from_thread(self.set_tasks, registry.tasks, registry.problems, registry.notices)
 
-    def set_tasks(self, tasks: dict, problems: list[str]) -> None:
+    def set_tasks(self, tasks: dict, problems: list[str], notices: list[str] = ()) -> None:
         self.tasks, self.problems, self.loaded = tasks, problems, True
+        for notice in notices:
+            self.notify(notice, title="task replaced", timeout=8)
         self.sub_title = f"{len(self.tasks)} tasks"
         self.shown = list(tasks.values())
         self.selected = self.shown[0] if self.shown else None

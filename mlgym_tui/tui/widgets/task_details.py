@@ -10,6 +10,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from mlgym_tui.runtime.text import strip_escapes
+from mlgym_tui.tasks.registry import source_label
 
 
 class TaskDetails(VerticalScroll):
@@ -33,4 +34,7 @@ class TaskDetails(VerticalScroll):
         facts.add_row("metric", f"{metric.name} ({metric.direction})" if metric else "?")
         baseline = task.baseline
         facts.add_row("baseline", ", ".join(f"{k} {v:.4g}" for k, v in baseline.items()) or "-")
+        source = source_label(task)
+        if source != "bundled":  # tasks of the user's own folders (MLGym's, say) may share a bundled task's id
+            facts.add_row("source", source)
         body.update(Group(head, facts, Text(""), Markdown(strip_escapes(task.rendered_description))))
