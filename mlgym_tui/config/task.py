@@ -91,6 +91,9 @@ class TaskConfig(BaseModel):
     baseline_tolerance: float = Field(0.01, ge=0)
     submission: SubmissionSpec | None = None
     evaluation_timeout: float = Field(900, gt=0)
+    evaluation_data: bool | None = None
+    """Copy the task's local datasets to data/ beside the scorer. Default: yes for tasks in MLGym's schema (no
+    `submission:` block), whose evaluation scripts read answers from the workspace's data/."""
     # Filled in by the loader
     source: Path | None = Field(None, exclude=True)
     root: Path | None = Field(None, exclude=True)

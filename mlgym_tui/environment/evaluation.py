@@ -77,14 +77,24 @@ def trust_of(task: TaskConfig, engine: Engine) -> tuple[str, str]:
 
 @dataclass
 class _Layout:
-    """Where things go in the evaluation container (absolute paths)."""
+    """Where things go in the evaluation container (absolute paths).
+
+    With a submission process, the scorer works in the private eval_dir (evaluation files, secrets, stand-ins) and
+    the agent's modules in workspace, owned by the agent's uid. Without one (CSV and in-process tasks), the scorer
+    works in workspace itself, as MLGym's scripts expect (`python evaluate.py` from the workspace, the agent's
+    files and data/ beside it), owned by the evaluator."""
 
     eval_dir: str
     workspace: str
+    use_worker: bool
 
     @property
     def base(self) -> str:
         return str(PurePosixPath(self.eval_dir).parent)
+
+    @property
+    def scorer_dir(self) -> str:
+        return self.eval_dir if self.use_worker else self.workspace
 
     @property
     def harness(self) -> str:
@@ -129,10 +139,11 @@ def evaluate(task: TaskConfig, engine: Engine, artefacts: Artefacts, runtime: Ru
 
 
 def _run(task: TaskConfig, box: Container, artefacts: Artefacts, sandboxed: bool) -> dict:
-    layout = _Layout(box.eval_dir, box.workspace)
-    use_worker = bool(spec_for(task).modules)  # the local runtime too: the score channel stays the scorer's
-    job = _job(task, layout, artefacts, use_worker, sandboxed)
-    box.put_archive(box.fs_root, _layout_tar(task, layout, artefacts, job, use_worker, box.fs_root))
+    # A submission process whenever the task names modules, the local runtime too: the score channel stays the
+    # scorer's own.
+    layout = _Layout(box.eval_dir, box.workspace, use_worker=bool(spec_for(task).modules))
+    job = _job(task, layout, artefacts, sandboxed)
+    box.put_archive(box.fs_root, _layout_tar(task, layout, artefacts, job, box.fs_root))
     launched = box.exec(["python3", "-I", f"{layout.harness}/{LAUNCHER}", f"{layout.job_dir}/job.json"],
                         user="root", timeout=task.evaluation_timeout + 60)
     data = box.read_archive(f"{layout.job_dir}/result.json", 16 * 1024 * 1024)
@@ -144,13 +155,13 @@ def _run(task: TaskConfig, box: Container, artefacts: Artefacts, sandboxed: bool
         return json.loads(tar.extractfile(member).read())
 
 
-def _job(task: TaskConfig, layout: _Layout, artefacts: Artefacts, use_worker: bool, sandboxed: bool) -> dict:
+def _job(task: TaskConfig, layout: _Layout, artefacts: Artefacts, sandboxed: bool) -> dict:
     script = Path(task.evaluation_paths[0]).name if task.evaluation_paths else "evaluate.py"
-    argv = ["python3", "-E", "-s", "-B", f"{layout.eval_dir}/{script}"]
+    argv = ["python3", "-E", "-s", "-B", f"{layout.scorer_dir}/{script}"]
     if task.task_entrypoint == "CSVSubmissionTasks":
         argv += ["--submission_file", f"{layout.workspace}/submission.csv"]
     elif task.task_entrypoint == "ModelSubmissionTasks":
-        argv += ["--config_fname", f"{layout.eval_dir}/{PurePosixPath(artefacts.primary).name}"]
+        argv += ["--config_fname", f"{layout.scorer_dir}/{PurePosixPath(artefacts.primary).name}"]
     base_env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "MPLBACKEND": "Agg"}
     if not sandboxed:
         import os
@@ -160,42 +171,44 @@ def _job(task: TaskConfig, layout: _Layout, artefacts: Artefacts, use_worker: bo
     home = layout.scorer_home
     scorer_env = {**base_env, "HOME": home, "TMPDIR": home, "MPLCONFIGDIR": home}
     uids = (EVALUATOR_UID, AGENT_UID) if sandboxed else (0, 0)
+    owners = [
+        [layout.job_dir, 0, 0o700, 0o600],
+        [layout.harness, 0, 0o755, 0o644],
+        [home, EVALUATOR_UID, 0o700, 0o600],
+        [layout.scorer_dir, EVALUATOR_UID, 0o700, 0o600],
+    ]
+    if layout.use_worker:  # the agent's uid owns the submission where its code runs
+        owners.append([layout.workspace, AGENT_UID, 0o700, 0o600])
     job = {
-        "owners": [
-            [layout.job_dir, 0, 0o700, 0o600],
-            [layout.harness, 0, 0o755, 0o644],
-            [layout.eval_dir, EVALUATOR_UID, 0o700, 0o600],
-            [home, EVALUATOR_UID, 0o700, 0o600],
-            # The submission: the agent's uid owns it where its code runs; otherwise it is data the scorer reads.
-            [layout.workspace, *((AGENT_UID, 0o700, 0o600) if use_worker else (0, 0o755, 0o644))],
-        ] if sandboxed else [],
-        "scorer": {"argv": argv, "cwd": layout.eval_dir, "env": scorer_env, "uid": uids[0]},
+        "owners": owners if sandboxed else [],
+        "scorer": {"argv": argv, "cwd": layout.scorer_dir, "env": scorer_env, "uid": uids[0]},
         "timeout": task.evaluation_timeout,
         "result": f"{layout.job_dir}/result.json",
         "sweep_uids": [EVALUATOR_UID, AGENT_UID] if sandboxed else [],
     }
-    if use_worker:
+    if layout.use_worker:
         job["worker"] = {"program": f"{layout.harness}/{PROXY}", "cwd": layout.workspace, "uid": uids[1],
                          "env": {**base_env, "HOME": f"{layout.workspace}/..", "PYTHONHASHSEED": "0"}}
     return job
 
 
-def _layout_tar(task: TaskConfig, layout: _Layout, artefacts: Artefacts, job: dict, use_worker: bool,
-                root: str) -> bytes:
-    """One archive unpacked at the container's root: evaluation files, stand-ins, harness, job, and the
-    submission by value."""
+def _layout_tar(task: TaskConfig, layout: _Layout, artefacts: Artefacts, job: dict, root: str) -> bytes:
+    """One archive unpacked at the container's root: the submission by value, then the task's data and its fresh
+    evaluation and secret files (which win over any copy of the same name), stand-ins, harness, job."""
     files: dict[str, bytes] = {}
     folders = [layout.eval_dir, layout.scorer_home, layout.harness, layout.job_dir, layout.workspace]
-    spec = spec_for(task)
-    in_eval_dir = not use_worker and task.task_entrypoint != "CSVSubmissionTasks"
     for path, (data, _mode) in artefacts.files.items():
-        # In-process tasks see MLGym's layout: the submission beside a fresh evaluate.py, which wins over any copy.
-        files[f"{layout.eval_dir if in_eval_dir else layout.workspace}/{path}"] = data
+        files[f"{layout.workspace}/{path}"] = data
+    if evaluation_sees_data(task):
+        for dataset in task.datasets:
+            source = task.resolve(dataset.data_path)
+            if dataset.is_local and source.is_dir():
+                _add_host_path(files, source, layout.scorer_dir, name="data")
     for source in evaluation_sources(task):
-        _add_host_path(files, source, layout.eval_dir)
-    for module in spec.modules if use_worker else []:
-        files[f"{layout.eval_dir}/{module}.py"] = _stand_in(module)
-    if use_worker:
+        _add_host_path(files, source, layout.scorer_dir)
+    if layout.use_worker:
+        for module in spec_for(task).modules:
+            files[f"{layout.eval_dir}/{module}.py"] = _stand_in(module)
         files[f"{layout.eval_dir}/{PROXY}"] = (HARNESS / PROXY).read_bytes()
         files[f"{layout.harness}/{PROXY}"] = (HARNESS / PROXY).read_bytes()
     files[f"{layout.harness}/{LAUNCHER}"] = (HARNESS / LAUNCHER).read_bytes()
@@ -214,18 +227,25 @@ def _layout_tar(task: TaskConfig, layout: _Layout, artefacts: Artefacts, job: di
     return buffer.getvalue()
 
 
+def evaluation_sees_data(task: TaskConfig) -> bool:
+    """MLGym's evaluation scripts read the task's data from the workspace (its answers often live there); tasks
+    that declare their submission keep hidden files in secret_files and get only those."""
+    return task.evaluation_data if task.evaluation_data is not None else task.submission is None
+
+
 def _stand_in(module: str) -> bytes:
     return (f'"""Stand-in for the submission\'s module {module}: calls go to the submission process."""\n'
             f"import mlgym_submission_proxy\n\nmlgym_submission_proxy.stand_in(__name__, globals())\n").encode()
 
 
-def _add_host_path(files: dict[str, bytes], source: Path, dest_dir: str) -> None:
+def _add_host_path(files: dict[str, bytes], source: Path, dest_dir: str, name: str | None = None) -> None:
+    name = name or source.name
     if source.is_dir():
         for path in sorted(source.rglob("*")):
             if path.is_file():
-                files[f"{dest_dir}/{source.name}/{path.relative_to(source).as_posix()}"] = path.read_bytes()
+                files[f"{dest_dir}/{name}/{path.relative_to(source).as_posix()}"] = path.read_bytes()
     else:
-        files[f"{dest_dir}/{source.name}"] = source.read_bytes()
+        files[f"{dest_dir}/{name}"] = source.read_bytes()
 
 
 def evaluation_sources(task: TaskConfig) -> list[Path]:
