@@ -315,3 +315,30 @@ async def test_a_query_typed_at_full_speed_after_slash_goes_into_the_search(tmp_
             app.post_message(events.Key(key, char))
         await pilot.pause(0.2)
         assert screen.query_text == "a/b" and screen.author_filter is None
+
+
+async def test_an_mlgym_run_folder_replays_with_its_own_facts(tmp_path):
+    """Baseline from the results.json beside it, the step limit MLGym told the agent, model and task from the
+    folder name, and elapsed time from its own execution times (never the years since the epoch)."""
+    import json
+    import shutil
+
+    from mlgym_tui.tui.widgets.metrics_pane import MetricsPane
+
+    folder = tmp_path / "metagen-gpt-o1__blotto__default__t-0.00__p-0.95__c-4.00__install-0__parallel_agents_run_0"
+    folder.mkdir()
+    shutil.copy(FIXTURE, folder / "blotto.traj")
+    (folder / "results.json").write_text(json.dumps({"agent": [{"Score": 1.44}], "baseline": {"Score": -0.248}}))
+    app = MLGymApp(deterministic=True, start_screen=ReplayScreen(folder))  # the real clock, as a user gets it
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        detail = screen.query_one("#status-bar").detail
+        assert "task blotto" in detail and "metagen-gpt-o1" in detail
+        figures = screen.query_one(MetricsPane).query_one("#metrics-figures")
+        metrics = painted(figures)
+        assert "5 of 50" in metrics and "elapsed 0:00:13" in metrics, metrics  # 0.30 + 0.41 + 0.50 + 6.23 + 6.09 s
+        assert "-0.248" in metrics
+        await pilot.press("home")
+        await pilot.pause()
+        metrics = painted(figures)
+        assert "1 of 50" in metrics and "elapsed 0:00:00" in metrics, metrics

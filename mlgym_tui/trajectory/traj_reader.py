@@ -8,8 +8,11 @@ Our own .traj adds a "mlgym_tui" block with the real EpisodeStarted and the step
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from mlgym_tui.episode.events import EpisodeEnded, EpisodeStarted, Event, StepRecorded, ValidationScored
 from mlgym_tui.trajectory.errors import TrajectoryError
@@ -57,6 +60,8 @@ def read_traj_file(path: Path) -> LoadedRun:
     ours = document.get(OUR_META_KEY) if isinstance(document.get(OUR_META_KEY), dict) else {}
     info = document.get("info") if isinstance(document.get("info"), dict) else {}
     started = _our_started(ours)
+    if not started:
+        _lay_out_in_time(steps)
     meta = RunMeta.from_started(started) if started else _guess_meta(path, document.get("history"))
     validations = _our_validations(ours) if ours else _mlgym_validations(steps, info, meta.baseline, warnings, path)
     events = _stream(started or meta.to_started(t=steps[0].started_at if steps else 0.0), steps, validations, info)
@@ -82,6 +87,20 @@ def _our_started(ours: dict[str, Any]) -> EpisodeStarted | None:
     return event if isinstance(event, EpisodeStarted) else None
 
 
+def _lay_out_in_time(steps: list[StepRecorded]) -> None:
+    """MLGym records how long each action ran but no clock: place the steps one after another from t=0, so the
+    elapsed time of a replayed MLGym run is the time its actions took (model time is not recorded)."""
+    if any(step.started_at for step in steps):
+        return
+    clock = 0.0
+    for step in steps:
+        step.started_at, step.t = clock, clock + step.duration
+        clock += step.duration
+
+
+_STEP_COUNTER = re.compile(r"Current Step: (\d+), Remaining Steps: (\d+)")
+
+
 def _guess_meta(path: Path, history: Any) -> RunMeta:
     guessed = parse_run_dir_name(path.parent.name)
     meta = RunMeta(
@@ -91,7 +110,26 @@ def _guess_meta(path: Path, history: Any) -> RunMeta:
         run_id=path.parent.name if guessed else path.stem,
     )
     meta.baseline = _sibling_baseline(path)
+    meta.max_steps = _mlgym_max_steps(path, history)
     return meta
+
+
+def _mlgym_max_steps(path: Path, history: Any) -> int:
+    """The run's step limit: args.yaml's environment.max_steps, else what MLGym told the agent after a step
+    ("Current Step: 3, Remaining Steps: 47"); 0 when neither is there."""
+    try:
+        args = yaml.safe_load((path.parent / "args.yaml").read_text())
+        limit = args["environment"]["max_steps"]
+        if isinstance(limit, int) and limit > 0:
+            return limit
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        pass
+    for item in history if isinstance(history, list) else []:
+        content = item.get("content") if isinstance(item, dict) else None
+        found = _STEP_COUNTER.search(content) if isinstance(content, str) else None
+        if found:
+            return int(found.group(1)) + int(found.group(2))
+    return 0
 
 
 def _sibling_baseline(path: Path) -> dict[str, float]:
@@ -137,7 +175,7 @@ def _mlgym_validations(
         final = submitted and k == len(scores) - 1
         out.append(
             ValidationScored(
-                t=0.0,
+                t=steps[min(step, len(steps)) - 1].t if steps and step else 0.0,
                 step=step,
                 metrics=metrics,
                 baseline=dict(baseline),
@@ -171,7 +209,7 @@ def _stream(
     if info.get("exit_status"):
         events.append(
             EpisodeEnded(
-                t=steps[-1].started_at + steps[-1].duration if steps and steps[-1].started_at else 0.0,
+                t=steps[-1].t if steps else 0.0,
                 exit_status=str(info["exit_status"]),
                 submission=info.get("submission"),
                 score=[s for s in (info.get("score") or []) if isinstance(s, dict)],

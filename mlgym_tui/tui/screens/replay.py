@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import dataclasses
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -412,6 +413,7 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
     def __init__(self, path: Path | str | None = None, *, run: Any = None, follow: bool = False,
                  clock=None) -> None:
         super().__init__(clock=clock)
+        self._recorded_clock = clock is None  # metrics show time as recorded, not the wall clock (see _recorded_now)
         self.path = Path(path) if path is not None else (Path(run.source) if run is not None else None)
         self.run = run
         self.index: ReplayIndex | None = None
@@ -455,6 +457,13 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
         yield Timeline(id="timeline")
         yield Footer()
 
+    def _recorded_now(self) -> float:
+        """'Now' for the elapsed time: the wall clock while following a live run, else the time of the last event
+        at the cursor (a run that never ended would otherwise show the years since its start)."""
+        if self.follow or self.model.last_event_t is None:
+            return time.time()
+        return self.model.last_event_t
+
     def on_mount(self) -> None:
         # looked up once: every cursor move touches all of them, and each query walks the screen
         self._transcript = self.query_one(ReplayTranscript)
@@ -462,7 +471,7 @@ class ReplayScreen(EpisodeScreen, inherit_bindings=False):
         self._shell_view = self.query_one(ShellView)
         self._timeline = self.query_one(Timeline)
         self._status = self.query_one(StatusBar)
-        self._metrics.clock = self.clock
+        self._metrics.clock = self._recorded_now if self._recorded_clock else self.clock
         self.query_one("#replay-notice").display = False
         self.query_one("#shell-input").display = False  # nothing to type into a recording
         self.query_one(PendingAction).show(None)

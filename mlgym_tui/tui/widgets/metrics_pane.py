@@ -50,7 +50,8 @@ class MetricsPane(Vertical):
         best_text = "-" if best is None else EpisodeModel.describe(best)
         base_text = "-" if base is None else EpisodeModel.describe(base)
         rows = [
-            ("steps", f"{steps} of {m.max_steps}   elapsed {format_elapsed(m.elapsed(self.clock()))}", ""),
+            ("steps", f"{steps}{f' of {m.max_steps}' if m.max_steps else ''}   "
+                      f"elapsed {format_elapsed(m.elapsed(self.clock()))}", ""),
             ("cost", f"${m.cost:.4f}{cost_limit}", ""),
             ("tokens", f"{m.tokens_in:,} in / {m.tokens_out:,} out", ""),
             ("best", f"{best_text} {m.primary_metric or '?'} ({m.direction}); baseline {base_text}", ""),
