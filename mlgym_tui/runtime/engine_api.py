@@ -175,12 +175,7 @@ class ApiContainer(Container):
         self.check(["mkdir", "-p", dest_dir])
         if owner == AGENT_USER:
             self.check(["chown", f"{AGENT_UID}:{AGENT_UID}", dest_dir])
-        try:
-            ok = self.api.put_archive(self.id, dest_dir, archive)
-        except (docker.errors.APIError, *_TRANSPORT_ERRORS) as exc:
-            raise CopyFailed(f"copy into {self.name}:{dest_dir} failed ({_short(exc)})", "check that the container is running") from None
-        if not ok:
-            raise CopyFailed(f"copy into {self.name}:{dest_dir} was refused", "check that the directory exists")
+        self.put_archive(dest_dir, archive)
         # Engines differ in whether they keep the archive's owners; make it explicit.
         names = [f"{dest_dir.rstrip('/')}/{n}" for n in _top_names(src)]
         self.check(["chown", "-R", f"{uid}:{uid}", *names])
