@@ -48,6 +48,7 @@ async def _run(args, names: list[str]) -> int:
 
     from mlgym_tui.batch.runner import BatchError, BatchRunner
     from mlgym_tui.commands.common import fail
+    from mlgym_tui.commands.run import with_gpus
     from mlgym_tui.config.agent import AgentConfigError
     from mlgym_tui.config.settings import ConfigError, load_settings
     from mlgym_tui.episode.controller import ControllerError
@@ -57,7 +58,7 @@ async def _run(args, names: list[str]) -> int:
     console = Console(highlight=False)
     try:
         settings = load_settings()
-        runtime = settings.runtime
+        runtime = with_gpus(settings.runtime, args.gpus)
         tasks = resolve_tasks(names)
         agent = resolve_agent(args.agent, args.model, args.api_base, args.max_steps, args.cost_limit)
         runner = BatchRunner(  # checks the input before any engine is contacted

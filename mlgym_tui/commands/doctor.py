@@ -61,6 +61,8 @@ def run(args) -> int:
             + (f"  image {config.image} {mark(status.image_present)}" if status.reachable else ""),
             highlight=False,
         )
+        if engine is not None:
+            console.print(f"  GPUs: {engine.gpu_support()}", highlight=False)
         if status.problem:
             console.print(f"  [yellow]problem:[/] {status.problem}", highlight=False)
             console.print(f"  [yellow]fix:[/] {status.fix}", highlight=False)

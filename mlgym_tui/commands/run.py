@@ -24,6 +24,8 @@ def add_episode_options(parser, *, task_required: bool = True, agent_default: st
     parser.add_argument("--cost-limit", type=float, default=None, help="override the cost limit in USD (0: none)")
     parser.add_argument("--mode", choices=MODES, default="auto", help="auto, confirm (approve each action) or human")
     parser.add_argument("--runs-dir", default=None, help="where run directories go (default: settings, else runs/)")
+    parser.add_argument("--gpus", default=None, metavar="all|N|0,1",
+                        help="GPUs for the task and evaluation containers (default: settings runtime.gpus, else none)")
     parser.add_argument("--quiet", action="store_true", help="no live display; only the final summary")
 
 
@@ -53,6 +55,20 @@ def run(args) -> int:
     return asyncio.run(run_single_cli(args, task=args.task))
 
 
+def with_gpus(runtime, gpus: str | None):
+    """The settings' runtime with --gpus applied; ConfigError names the accepted forms."""
+    if gpus is None:
+        return runtime
+    from mlgym_tui.config.runtime import parse_gpus
+    from mlgym_tui.config.settings import ConfigError
+
+    try:
+        parse_gpus(gpus)
+    except ValueError as exc:
+        raise ConfigError(f"--gpus: {exc}") from None
+    return runtime.model_copy(update={"gpus": gpus})
+
+
 async def run_single_cli(args, task: str, parent: str | None = None, fork_step: int | None = None) -> int:
     """Parse-level errors become one-line messages and exit code 2."""
     from rich.console import Console
@@ -66,7 +82,7 @@ async def run_single_cli(args, task: str, parent: str | None = None, fork_step: 
     console = Console(highlight=False)
     try:
         settings = load_settings()
-        runtime = settings.runtime
+        runtime = with_gpus(settings.runtime, args.gpus)
         engine = args.engine or runtime.engine
         runs_dir = args.runs_dir or settings.runs_dir
         controller = await run_single(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 EngineName = Literal["auto", "docker", "podman", "local"]
 
@@ -33,4 +33,42 @@ class RuntimeConfig(BaseModel):
     cpus: float = Field(1.0, gt=0)
     pids: int = Field(512, ge=16)
     network: bool = False
+    gpus: str | None = Field(None, description='GPUs for task and evaluation containers: "all", a count ("2") or '
+                                               'device ids ("0,1"); none by default')
     shell: ShellLimits = Field(default_factory=ShellLimits)
+
+    @field_validator("gpus")
+    @classmethod
+    def _gpus_parse(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_gpus(value)
+        return value
+
+
+class GpuRequest(BaseModel):
+    """Which GPUs a container gets: all of them (count -1), a number of them, or the listed device ids."""
+
+    count: int = 0
+    ids: list[str] = Field(default_factory=list)
+
+    @property
+    def processes(self) -> int | None:
+        """How many processes torchrun starts (one per GPU); None for "all", counted in the container."""
+        return len(self.ids) if self.ids else (self.count if self.count > 0 else None)
+
+
+def parse_gpus(text: str | int | None) -> GpuRequest | None:
+    """`all`, `N` or `0,1` (Docker's --gpus forms); None or "0" means no GPU. ValueError names the forms."""
+    if text is None:
+        return None
+    text = str(text).strip().lower()
+    if text in ("", "0", "none"):
+        return None
+    if text == "all":
+        return GpuRequest(count=-1)
+    if text.isdigit():
+        return GpuRequest(count=int(text))
+    ids = [part.strip() for part in text.split(",")]
+    if ids and all(ids):
+        return GpuRequest(ids=ids)
+    raise ValueError(f"gpus {text!r} is not 'all', a count like 2, or device ids like 0,1")

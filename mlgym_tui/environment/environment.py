@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlgym_tui.config.runtime import RuntimeConfig
+from mlgym_tui.config.runtime import RuntimeConfig, parse_gpus
 from mlgym_tui.config.task import TaskConfig
 from mlgym_tui.environment.evaluation import evaluate, evaluation_digest, trust_of
 from mlgym_tui.environment.submission import Artefacts, SubmissionRefused, read_submission
@@ -33,6 +33,16 @@ class StepResult:
     submission: str | None = None
     trust: str | None = None  # how the score was computed: isolated | in-process | unisolated
     artefacts: str | None = None  # sha256 of the scored files, kept under submissions/<step>/
+
+
+def require_gpus(task: TaskConfig, runtime: RuntimeConfig):
+    """The GPUs the task's containers get; refuses a task that cannot run without them."""
+    gpus = parse_gpus(runtime.gpus)
+    if task.task_entrypoint == "LMSubmissionTasks" and gpus is None:
+        # MLGym evaluates these with torchrun, one process per GPU: there is no CPU fallback to pretend with.
+        raise RuntimeProblem(f"task {task.id} is an LMSubmissionTasks task: it trains and evaluates on GPUs",
+                             "run it with --gpus all (or set runtime.gpus in settings) on a host with GPUs")
+    return gpus
 
 
 class MLGymEnvironment:
@@ -78,6 +88,7 @@ class MLGymEnvironment:
 
     async def reset(self) -> str:
         task, runtime = self.task, self.runtime
+        gpus = require_gpus(task, runtime)
         spec = ContainerSpec(
             image=task.image or runtime.image,
             network=task.network or runtime.network,
@@ -85,6 +96,7 @@ class MLGymEnvironment:
             cpus=task.limits.cpus or runtime.cpus,
             pids=task.limits.pids or runtime.pids,
             labels={"mlgym-tui.task": task.id},
+            gpus=gpus,
         )
         self.container = await asyncio.to_thread(self.engine.start, spec)
         try:

@@ -28,7 +28,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from mlgym_tui.config.runtime import RuntimeConfig
+from mlgym_tui.config.runtime import GpuRequest, RuntimeConfig, parse_gpus
 from mlgym_tui.config.task import TaskConfig
 from mlgym_tui.environment.submission import Artefacts, SubmissionRefused, spec_for
 from mlgym_tui.runtime.base import AGENT_UID, Container, ContainerSpec, Engine
@@ -123,13 +123,14 @@ def evaluate(task: TaskConfig, engine: Engine, artefacts: Artefacts, runtime: Ru
         labels={"mlgym-tui.task": task.id, "mlgym-tui.role": "evaluation"},
         name=f"mlgym-eval-{uuid.uuid4().hex[:10]}",
         user="root",  # the keep-alive must not be a process of the uids the harness sweeps
+        gpus=parse_gpus(runtime.gpus),
     )
     try:
         box = engine.start(spec)
     except RuntimeProblem as exc:
         raise EvaluationFailed("evaluation_format_error", f"the evaluation container did not start: {exc}") from None
     try:
-        result = _run(task, box, artefacts, sandboxed=engine.isolated)
+        result = _run(task, box, artefacts, sandboxed=engine.isolated, runtime=runtime)
     except RuntimeProblem as exc:
         raise EvaluationFailed("evaluation_format_error", f"the evaluation container failed: {exc}") from None
     finally:
@@ -138,11 +139,11 @@ def evaluate(task: TaskConfig, engine: Engine, artefacts: Artefacts, runtime: Ru
     return Score(metrics, artefacts.primary, trust, reason, output, time.monotonic() - started)
 
 
-def _run(task: TaskConfig, box: Container, artefacts: Artefacts, sandboxed: bool) -> dict:
+def _run(task: TaskConfig, box: Container, artefacts: Artefacts, sandboxed: bool, runtime: RuntimeConfig) -> dict:
     # A submission process whenever the task names modules, the local runtime too: the score channel stays the
     # scorer's own.
     layout = _Layout(box.eval_dir, box.workspace, use_worker=bool(spec_for(task).modules))
-    job = _job(task, layout, artefacts, sandboxed)
+    job = _job(task, layout, artefacts, sandboxed, parse_gpus(runtime.gpus))
     box.put_archive(box.fs_root, _layout_tar(task, layout, artefacts, job, box.fs_root))
     launched = box.exec(["python3", "-I", f"{layout.harness}/{LAUNCHER}", f"{layout.job_dir}/job.json"],
                         user="root", timeout=task.evaluation_timeout + 60)
@@ -155,10 +156,15 @@ def _run(task: TaskConfig, box: Container, artefacts: Artefacts, sandboxed: bool
         return json.loads(tar.extractfile(member).read())
 
 
-def _job(task: TaskConfig, layout: _Layout, artefacts: Artefacts, sandboxed: bool) -> dict:
+def _job(task: TaskConfig, layout: _Layout, artefacts: Artefacts, sandboxed: bool, gpus: GpuRequest | None) -> dict:
     script = Path(task.evaluation_paths[0]).name if task.evaluation_paths else "evaluate.py"
     argv = ["python3", "-E", "-s", "-B", f"{layout.scorer_dir}/{script}"]
-    if task.task_entrypoint == "CSVSubmissionTasks":
+    if task.task_entrypoint == "LMSubmissionTasks":
+        # As MLGym: one process per GPU. "all" is counted inside the container (MLGYM_GPU_COUNT, see the launcher).
+        processes = gpus.processes if gpus else None
+        argv = ["torchrun", f"--nproc_per_node={processes or '$MLGYM_GPU_COUNT'}", "--standalone",
+                f"{layout.scorer_dir}/{script}"]
+    elif task.task_entrypoint == "CSVSubmissionTasks":
         argv += ["--submission_file", f"{layout.workspace}/submission.csv"]
     elif task.task_entrypoint == "ModelSubmissionTasks":
         argv += ["--config_fname", f"{layout.scorer_dir}/{PurePosixPath(artefacts.primary).name}"]

@@ -119,6 +119,9 @@ async def start_episode(
         from mlgym_tui.config.settings import load_settings
 
         runtime = load_settings().runtime
+    from mlgym_tui.environment.environment import require_gpus
+
+    require_gpus(task_config, runtime)  # before a run directory or a container exists
     if engine is None:
         from mlgym_tui.runtime.detect import connect
 

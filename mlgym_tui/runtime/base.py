@@ -6,7 +6,7 @@ import abc
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlgym_tui.config.runtime import ShellLimits
+from mlgym_tui.config.runtime import GpuRequest, ShellLimits
 from mlgym_tui.runtime.shell import ShellSession
 
 LABEL = "mlgym-tui"  # every container we start carries this label, so leftovers can be found
@@ -29,6 +29,7 @@ class ContainerSpec:
     labels: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     user: str = AGENT_USER  # who runs the container's keep-alive process
+    gpus: GpuRequest | None = None
 
 
 @dataclass

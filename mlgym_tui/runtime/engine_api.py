@@ -54,6 +54,23 @@ class ApiEngine(Engine):
     def info(self) -> EngineInfo:
         return EngineInfo(self.name, self._version.get("Version", "?"), self.host, True)
 
+    def gpu_support(self) -> str:
+        """One line: which GPUs this engine can pass into containers, or what to install for it."""
+        if self.name == "podman":
+            devices = cdi_gpu_devices()
+            if devices:
+                return "CDI " + ", ".join(devices)
+            return ("none: no CDI spec for nvidia.com/gpu (on a GPU host: "
+                    "nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml)")
+        try:
+            runtimes = self.client.info().get("Runtimes") or {}
+        except (docker.errors.APIError, *_TRANSPORT_ERRORS):
+            return "unknown: the engine did not answer"
+        if "nvidia" in runtimes:
+            return "nvidia runtime: --gpus passes NVIDIA GPUs"
+        return ("none: no nvidia runtime (on a GPU host: install nvidia-container-toolkit, then "
+                "nvidia-ctk runtime configure --runtime=docker and restart dockerd)")
+
     def image_exists(self, image: str) -> bool:
         try:
             self.client.images.get(image)
@@ -61,35 +78,83 @@ class ApiEngine(Engine):
         except docker.errors.ImageNotFound:
             return False
 
+    def create_options(self, spec: ContainerSpec) -> dict:
+        """What `containers.create` gets for spec: one place, so tests can check what the engine receives."""
+        labels = {LABEL: "1", f"{LABEL}.pid": str(os.getpid()), f"{LABEL}.host": socket.gethostname(), **spec.labels}
+        options = dict(
+            image=spec.image,
+            command=["sleep", "infinity"],
+            name=spec.name or f"mlgym-{uuid.uuid4().hex[:10]}",
+            user=spec.user,
+            working_dir=WORKSPACE,
+            environment=spec.env,
+            labels=labels,
+            network_mode="bridge" if spec.network else "none",
+            mem_limit=_memory_bytes(spec.memory),
+            memswap_limit=_memory_bytes(spec.memory),
+            nano_cpus=int(spec.cpus * 1e9),
+            pids_limit=spec.pids,
+            # Reap orphans of background jobs, so they do not use up the pid limit. (no-new-privileges
+            # is not set: it would strip root's capabilities from our out-of-band execs; the image has
+            # no setuid programs instead.)
+            init=True,
+        )
+        if spec.gpus is not None:
+            options["device_requests"] = [docker.types.DeviceRequest(
+                count=spec.gpus.count if not spec.gpus.ids else 0, device_ids=spec.gpus.ids or None,
+                capabilities=[["gpu"]])]
+        return options
+
+    def libpod_spec(self, spec: ContainerSpec) -> dict:
+        """Podman's own create request for a container with GPUs. Its Docker-compatible API accepts DeviceRequests
+        and silently ignores them (and takes CDI names in Devices for file paths); only the libpod API passes CDI
+        devices (`nvidia-ctk cdi generate` names them nvidia.com/gpu=0, =1, =all)."""
+        options = self.create_options(spec)
+        gpus = spec.gpus
+        ids = gpus.ids or (["all"] if gpus.count < 0 else [str(i) for i in range(gpus.count)])
+        memory = options["mem_limit"]
+        return {
+            "name": options["name"], "image": options["image"], "command": options["command"],
+            "user": options["user"], "work_dir": options["working_dir"], "env": options["environment"],
+            "labels": options["labels"], "init": True,
+            "netns": {"nsmode": "bridge" if spec.network else "none"},
+            "resource_limits": {"memory": {"limit": memory, "swap": memory},
+                                "cpu": {"quota": int(spec.cpus * 100_000), "period": 100_000},
+                                "pids": {"limit": spec.pids}},
+            "devices": [{"path": f"nvidia.com/gpu={i}"} for i in ids],
+        }
+
+    def _create(self, spec: ContainerSpec):
+        if spec.gpus is None or self.name != "podman":
+            return self.client.containers.create(**self.create_options(spec))
+        api = self.client.api
+        response = api.post(f"{api.base_url}/v4.0.0/libpod/containers/create", json=self.libpod_spec(spec))
+        if response.status_code >= 400:
+            try:
+                message = response.json().get("message", response.text)
+            except ValueError:
+                message = response.text
+            raise docker.errors.APIError(message.strip()[:300], response=response)
+        return self.client.containers.get(response.json()["Id"])
+
     def start(self, spec: ContainerSpec) -> "ApiContainer":
         if not self.image_exists(spec.image):
             raise ImageMissing(f"image {spec.image} is not in {self.name}", f"run: mlgym-tui image build --engine {self.name}")
-        labels = {LABEL: "1", f"{LABEL}.pid": str(os.getpid()), f"{LABEL}.host": socket.gethostname(), **spec.labels}
-        name = spec.name or f"mlgym-{uuid.uuid4().hex[:10]}"
+        container = None
         try:
-            container = self.client.containers.run(
-                spec.image,
-                ["sleep", "infinity"],
-                name=name,
-                detach=True,
-                user=spec.user,
-                working_dir=WORKSPACE,
-                environment=spec.env,
-                labels=labels,
-                network_mode="bridge" if spec.network else "none",
-                mem_limit=_memory_bytes(spec.memory),
-                memswap_limit=_memory_bytes(spec.memory),
-                nano_cpus=int(spec.cpus * 1e9),
-                pids_limit=spec.pids,
-                # Reap orphans of background jobs, so they do not use up the pid limit. (no-new-privileges
-                # is not set: it would strip root's capabilities from our out-of-band execs; the image has
-                # no setuid programs instead.)
-                init=True,
-            )
+            container = self._create(spec)
+            container.start()
         except docker.errors.ImageNotFound:
             raise ImageMissing(f"image {spec.image} is not in {self.name}", f"run: mlgym-tui image build --engine {self.name}") from None
         except (docker.errors.APIError, *_TRANSPORT_ERRORS) as exc:
-            raise RuntimeProblem(f"{self.name} could not start a container: {_short(exc)}", "see `mlgym-tui doctor`") from None
+            if container is not None:  # created but would not start (e.g. no GPU driver): leave nothing behind
+                try:
+                    container.remove(force=True)
+                except (docker.errors.APIError, *_TRANSPORT_ERRORS):
+                    pass
+            hint = "see `mlgym-tui doctor` (it lists the GPUs each engine can pass)" if spec.gpus else "see `mlgym-tui doctor`"
+            reason = getattr(exc, "explanation", None) or _short(exc)  # the engine's own words, not the URL
+            raise RuntimeProblem(f"{self.name} could not start a container: {str(reason).strip()[:300]}", hint) from None
         return ApiContainer(self, container)
 
     def _labelled(self) -> list:
@@ -111,6 +176,30 @@ class ApiEngine(Engine):
 
     def close(self) -> None:
         self.client.close()
+
+
+CDI_SPEC_DIRS = ("/etc/cdi", "/var/run/cdi")
+
+
+def cdi_gpu_devices() -> list[str]:
+    """Fully qualified CDI names of the NVIDIA GPUs described on this host (what Podman can pass)."""
+    import yaml
+
+    folders = os.environ.get("MLGYM_CDI_SPEC_DIRS", os.pathsep.join(CDI_SPEC_DIRS)).split(os.pathsep)
+    names: list[str] = []
+    for folder in folders:
+        for path in sorted(Path(folder).glob("*")) if Path(folder).is_dir() else []:
+            if path.suffix not in (".yaml", ".yml", ".json"):
+                continue
+            try:
+                spec = yaml.safe_load(path.read_text())  # JSON is YAML too
+            except (OSError, yaml.YAMLError):
+                continue
+            if not isinstance(spec, dict) or spec.get("kind") != "nvidia.com/gpu":
+                continue
+            names += [f"nvidia.com/gpu={d['name']}" for d in spec.get("devices") or []
+                      if isinstance(d, dict) and "name" in d]
+    return names
 
 
 def _owner_alive(labels: dict[str, str]) -> bool:

@@ -118,9 +118,18 @@ def start(argv, cwd, env, uid, pass_fds=(), stdin=subprocess.DEVNULL):
                             pass_fds=pass_fds, preexec_fn=become(uid), close_fds=True)
 
 
+def gpu_count() -> int:
+    """GPUs passed into this container (NVIDIA device nodes), for a torchrun asked to use all of them."""
+    try:
+        return sum(1 for name in os.listdir("/dev") if name.startswith("nvidia") and name[6:].isdigit())
+    except OSError:
+        return 0
+
+
 def main(job_path: str) -> int:
     with open(job_path) as f:
         job = json.load(f)
+    job["scorer"]["argv"] = [arg.replace("$MLGYM_GPU_COUNT", str(gpu_count())) for arg in job["scorer"]["argv"]]
     started = time.monotonic()
     apply_owners(job["owners"])
     scorer_job, worker_job = job["scorer"], job.get("worker")
