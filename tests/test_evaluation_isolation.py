@@ -15,11 +15,14 @@ from mlgym_tui.config.task import TaskLimits
 from mlgym_tui.environment.environment import MLGymEnvironment
 from mlgym_tui.tasks.registry import load_registry
 
-REGISTRY = load_registry()
 REPO = Path(__file__).resolve().parents[1]
-BLOTTO_HONEST = {"Score": -0.009679}  # the starter strategy, seeded: always this score
+# Bundled tasks, and quickGame: a Python task like the bundled games, with 200 proxied calls per scoring instead of
+# 120,000, so each attack costs a container start, not seconds of game.
+REGISTRY = load_registry([REPO / "tests/fixtures/tasks/quickGame.yaml"], tasks_root=REPO)
+QUICK_HONEST = {"Score": 0.23}  # the starter strategy, seeded: always this score
+BLOTTO_HONEST = {"Score": -0.009679}  # blotto's starter strategy
 DIABETES_HONEST = {"r2": pytest.approx(0.510177, abs=1e-6), "rmse": pytest.approx(53.727299, abs=1e-6)}
-STARTER = (REPO / "tasks/blotto/starter/strategy.py").read_text()
+STARTER = (REPO / "tests/fixtures/tasks/quickGame/starter/strategy.py").read_text()
 ANSWERS = REPO / "tasks/regressionDiabetes/eval/answers.csv"
 # Three lines of the hidden answers: found nowhere in the visible data.
 ANSWER_LINES = "\n".join(ANSWERS.read_text().splitlines()[5:8])
@@ -94,7 +97,7 @@ async def test_editing_the_workspace_evaluate_py_changes_nothing(env_factory):
 
 
 async def test_planted_startup_files_and_environment_do_not_reach_the_scorer(env_factory):
-    env = await env_factory("blotto")
+    env = await env_factory("quickGame")
     forge = 'import json, sys; print(json.dumps({"Score": 99.0})); sys.stdout.flush()\n'
     for folder in ("/tmp/.local/lib/python3.11/site-packages", "/home/agent/.local/lib/python3.11/site-packages"):
         await env.step(f"mkdir -p {folder} && " + write(f"{folder}/usercustomize.py", forge)
@@ -116,7 +119,7 @@ async def test_planted_startup_files_and_environment_do_not_reach_the_scorer(env
     )
     await env.step(write("strategy.py", plant))
     result = await validate(env)
-    assert result.metrics == BLOTTO_HONEST, result.observation
+    assert result.metrics == QUICK_HONEST, result.observation
     assert "planted in" not in result.observation and "refused: /opt/mlgym/eval " in result.observation
 
 
@@ -128,14 +131,14 @@ async def test_planted_startup_files_and_environment_do_not_reach_the_scorer(env
     ("builtins", "import builtins, json\nbuiltins.print = lambda *a, **k: None\njson.dumps = lambda *a, **k: '{\"Score\": 99}'\n"),
 ])
 async def test_printing_from_the_submission_cannot_forge_the_score(env_factory, name, attack):
-    env = await env_factory("blotto")
+    env = await env_factory("quickGame")
     await env.step(write("strategy.py", STARTER + "\n" + attack))
     result = await validate(env)
-    assert result.metrics == BLOTTO_HONEST, (name, result.observation)
+    assert result.metrics == QUICK_HONEST, (name, result.observation)
 
 
 async def test_print_then_exit_at_import_gives_no_score(env_factory):
-    env = await env_factory("blotto")
+    env = await env_factory("quickGame")
     await env.step(write("strategy.py", "import os\nprint('{\"Score\": 99}', flush=True)\nos._exit(0)\n"))
     result = await validate(env)
     assert result.metrics is None
@@ -144,18 +147,18 @@ async def test_print_then_exit_at_import_gives_no_score(env_factory):
 
 
 async def test_returned_objects_are_plain_data_only(env_factory):
-    env = await env_factory("blotto")
-    sneaky = STARTER.replace("    return alloc", "    class Cheat(list):\n        def __eq__(self, other): return True\n"
-                                                 "    return Cheat(alloc)")
+    env = await env_factory("quickGame")
+    sneaky = STARTER + ("\nclass Cheat(int):\n    def __eq__(self, other):\n        return True\n\n"
+                        "_honest = row_strategy\n\ndef row_strategy(history):\n    return Cheat(_honest(history))\n")
     await env.step(write("strategy.py", sneaky))
-    assert (await validate(env)).metrics == BLOTTO_HONEST  # a list subclass arrives as the plain list it holds
+    assert (await validate(env)).metrics == QUICK_HONEST  # an int subclass arrives as the plain int it holds
     await env.step(write("strategy.py", "class Any:\n    pass\n\ndef row_strategy(history):\n    return Any()\n"))
     result = await validate(env)
     assert result.metrics is None and "cannot leave the submission process" in result.observation
 
 
 async def test_processes_of_the_submission_do_not_outlive_the_scoring(env_factory, engine):
-    env = await env_factory("blotto", evaluation_timeout=20)
+    env = await env_factory("quickGame", evaluation_timeout=20)
     # A daemon forked at import keeps the submission's stdout open and would write into the next evaluation.
     daemon = STARTER + (
         "\nimport os, time\n"
@@ -173,9 +176,9 @@ async def test_processes_of_the_submission_do_not_outlive_the_scoring(env_factor
     )
     await env.step(write("strategy.py", daemon))
     first = await validate(env)
-    assert first.metrics == BLOTTO_HONEST, first.observation
+    assert first.metrics == QUICK_HONEST, first.observation
     await env.step(write("strategy.py", STARTER))
-    assert (await validate(env)).metrics == BLOTTO_HONEST
+    assert (await validate(env)).metrics == QUICK_HONEST
     deadline = time.monotonic() + 30
     while evaluation_containers(engine) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -183,27 +186,27 @@ async def test_processes_of_the_submission_do_not_outlive_the_scoring(env_factor
 
 
 @pytest.mark.parametrize("name, module, message", [
-    ("loops at import", "while True:\n    pass\n", "did not finish within 15 s"),
-    ("hangs in a call", "import time\ndef row_strategy(history):\n    time.sleep(3600)\n", "did not finish within 15 s"),
+    ("loops at import", "while True:\n    pass\n", "did not finish within 6 s"),
+    ("hangs in a call", "import time\ndef row_strategy(history):\n    time.sleep(3600)\n", "did not finish within 6 s"),
     ("reads stdin", "input()\n", "EOFError"),
     ("raises", "def row_strategy(history):\n    raise RuntimeError('boom')\n", "RuntimeError: boom (at strategy.py:2)"),
     ("syntax error", "def row_strategy(:\n", "SyntaxError"),
     ("killed by a signal", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n", "killed by signal 9"),
 ])
 async def test_broken_submissions_fail_clearly_and_the_episode_goes_on(env_factory, name, module, message):
-    env = await env_factory("blotto", evaluation_timeout=15)
+    env = await env_factory("quickGame", evaluation_timeout=6)
     await env.step(write("strategy.py", module))
     result = await validate(env)
     assert result.metrics is None and message in result.observation, (name, result.observation)
     await env.step(write("strategy.py", STARTER))
-    assert (await validate(env)).metrics == BLOTTO_HONEST
+    assert (await validate(env)).metrics == QUICK_HONEST
 
 
 async def test_megabytes_of_output_are_cut_and_shown_never_parsed(env_factory):
-    env = await env_factory("blotto")
+    env = await env_factory("quickGame")
     await env.step(write("strategy.py", "print('{\"Score\": 99}\\n' * 500000)\n" + STARTER))
     result = await validate(env)
-    assert result.metrics == BLOTTO_HONEST
+    assert result.metrics == QUICK_HONEST
     assert "What your submission's code printed" in result.observation
     assert "characters not shown" in result.observation and len(result.observation) < 5000
 
@@ -229,7 +232,7 @@ async def answers_absent(env: MLGymEnvironment) -> bool:
 
 
 async def test_scoring_survives_an_agent_container_out_of_processes(env_factory):
-    env = await env_factory("blotto", limits=TaskLimits(pids=64))
+    env = await env_factory("quickGame", limits=TaskLimits(pids=64))
     await env.step(write("strategy.py", STARTER))
     # Fork until the limit, and keep taking every process slot that frees up.
     fill = ("import os, time\nwhile True:\n    try:\n        pid = os.fork()\n    except OSError:\n"
@@ -238,13 +241,13 @@ async def test_scoring_survives_an_agent_container_out_of_processes(env_factory)
     await asyncio.sleep(3)
     assert not env.container.exec(["sh", "-c", "ls >/dev/null"]).ok  # nothing in it can start a process
     result = await env.validate()
-    assert result.metrics == BLOTTO_HONEST, result.observation
+    assert result.metrics == QUICK_HONEST, result.observation
     final = await env.autosubmit("max_steps")
-    assert final.exit_status == "autosubmission (max_steps)" and final.metrics == BLOTTO_HONEST
+    assert final.exit_status == "autosubmission (max_steps)" and final.metrics == QUICK_HONEST
 
 
 async def test_an_evaluation_container_that_cannot_start_is_a_clear_failure(env_factory, engine):
-    env = await env_factory("blotto")
+    env = await env_factory("quickGame")
     env.task = env.task.model_copy(update={"image": "mlgym-tui-no-such-image:latest"})
     result = await validate(env)
     assert result.metrics is None
@@ -254,13 +257,13 @@ async def test_an_evaluation_container_that_cannot_start_is_a_clear_failure(env_
 
 
 async def test_trust_labels(env_factory):
-    isolated = await env_factory("blotto")
+    isolated = await env_factory("quickGame")
     assert isolated.trust == "isolated"
     # The same task without declared modules: evaluate.py imports the agent's code itself. It still scores in a
     # fresh evaluation container, and says so.
-    in_process = await env_factory("blotto", submission=None)
+    in_process = await env_factory("quickGame", submission=None)
     assert in_process.trust == "in-process" and "submission.modules" in in_process.trust_reason
-    assert (await validate(in_process)).metrics == BLOTTO_HONEST
+    assert (await validate(in_process)).metrics == QUICK_HONEST
     csv = await env_factory("regressionDiabetes")
     assert csv.trust == "isolated"
 
