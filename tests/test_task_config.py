@@ -129,3 +129,13 @@ def test_a_task_of_the_users_folder_replaces_a_bundled_one_of_the_same_id(tmp_pa
     show = subprocess.run([sys.executable, "-m", "mlgym_tui.cli", "tasks", "--tasks-dir", str(mine.parent), "show",
                            "blotto"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "250"})
     assert f"source: {mine}" in show.stdout
+
+
+def test_mlgyms_stochastic_game_baselines_get_their_measured_tolerance(tmp_path):
+    from mlgym_tui.config.task import MLGYM_BASELINE_TOLERANCE
+
+    for task_id, tolerance in MLGYM_BASELINE_TOLERANCE.items():
+        write(tmp_path / f"configs/tasks/{task_id}.yaml", f"id: {task_id}\nname: x\ndescription: x\n")
+        assert load_task(tmp_path / f"configs/tasks/{task_id}.yaml").baseline_tolerance == tolerance
+    write(tmp_path / "configs/tasks/own.yaml", "id: blotto\nname: x\ndescription: x\nbaseline_tolerance: 0.2\n")
+    assert load_task(tmp_path / "configs/tasks/own.yaml").baseline_tolerance == 0.2  # the YAML's own value wins
