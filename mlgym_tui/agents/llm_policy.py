@@ -119,6 +119,8 @@ class LLMPolicy:
             "remaining_steps": state.get("remaining_steps", max(0, max_steps - done)),
             "open_file": state.get("open_file", "n/a"),
             "working_dir": state.get("working_dir", DEFAULT_WORKING_DIR),
+            "memory_records_num": state.get("memory_records_num", "no records, write to memory first"),
+            "memory_records_tags": state.get("memory_records_tags", "n/a"),
         }
 
     def _observation_text(self) -> str | None:

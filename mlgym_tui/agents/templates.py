@@ -18,6 +18,8 @@ PLACEHOLDERS = (
     "remaining_steps",
     "open_file",
     "working_dir",
+    "memory_records_num",  # MLGym's memory module (tasks with a memory_path)
+    "memory_records_tags",
     "reason",  # format_error
     "action",  # human_step, edited_step, not_run
     "message",  # user_message

@@ -179,6 +179,9 @@ class AgentConfig(_Strict):
     limits: Limits = Field(default_factory=Limits)
     baseline: BaselineSettings = Field(default_factory=BaselineSettings)
     replay: ReplaySettings = Field(default_factory=ReplaySettings)
+    memory: bool = False
+    """MLGym's memory module: the memory_write / memory_read commands, a memory file that starts from the task's
+    memory_path when it exists, and its records and key words after each step (as MLGym's default_memory)."""
 
     @model_validator(mode="after")
     def _llm_needs_model(self) -> "AgentConfig":
@@ -247,6 +250,13 @@ def resolve_agent_config_path(name_or_path: str | Path) -> Path:
     raise AgentConfigError(f"{name_or_path}: agent config not found; give a YAML path or one of: {available}")
 
 
+def _merged(base: dict, changes: dict) -> dict:
+    out = dict(base)
+    for key, value in changes.items():
+        out[key] = _merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return out
+
+
 def load_agent_config(path: str | Path) -> AgentConfig:
     path = resolve_agent_config_path(path)
     try:
@@ -262,6 +272,12 @@ def load_agent_config(path: str | Path) -> AgentConfig:
         data = {}
     if not isinstance(data, dict):
         raise AgentConfigError(f"{path}: expected a mapping of settings at the top level, got {type(data).__name__}")
+    base = data.pop("extends", None)
+    if base is not None:
+        # A config that changes a few settings of another: its mappings are merged into the base's, key by key.
+        if not isinstance(base, str) or Path(base).stem == path.stem:
+            raise AgentConfigError(f"{path}: extends must name another agent config (e.g. extends: default)")
+        data = _merged(load_agent_config(base).model_dump(mode="json", exclude={"name"}), data)
     data.setdefault("name", path.stem)
     try:
         return AgentConfig.model_validate(data)

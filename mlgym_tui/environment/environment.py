@@ -47,13 +47,15 @@ def require_gpus(task: TaskConfig, runtime: RuntimeConfig):
 
 class MLGymEnvironment:
     def __init__(self, task: TaskConfig, engine: Engine, runtime: RuntimeConfig | None = None,
-                 submissions_dir: Path | None = None) -> None:
+                 submissions_dir: Path | None = None, memory: bool = False) -> None:
         self.task = task
+        self.memory = memory  # MLGym's memory module, which the agent config turns on
         self.engine = engine
         self.runtime = runtime or RuntimeConfig()
         self.submissions_dir = submissions_dir  # where each scored artefact set is kept (None: not kept)
         self.trust, self.trust_reason = trust_of(task, engine)
         self._scorings = 0
+        self._memory_stats = {"memory_records_num": "no records, write to memory first", "memory_records_tags": "n/a"}
         self.container: Container | None = None
         self.shell: ShellSession | None = None
         self.scores: list[dict[str, float]] = []
@@ -65,7 +67,7 @@ class MLGymEnvironment:
 
     @property
     def command_docs(self) -> str:
-        return command_docs()
+        return command_docs(memory=self.memory)
 
     @property
     def task_description(self) -> str:
@@ -77,8 +79,11 @@ class MLGymEnvironment:
 
     def state(self) -> dict:
         shell = self.shell
-        return {"open_file": (shell.open_file or "n/a") if shell else "n/a",
-                "working_dir": (shell.cwd or self.workspace) if shell else self.workspace}
+        state = {"open_file": (shell.open_file or "n/a") if shell else "n/a",
+                 "working_dir": (shell.cwd or self.workspace) if shell else self.workspace}
+        if self.memory:
+            state.update(self._memory_stats)
+        return state
 
     @property
     def workspace(self) -> str:
@@ -125,11 +130,30 @@ class MLGymEnvironment:
                     box.check(["sh", "-c", f'mkdir -p "{box.workspace}/data" && cp -a "{box.workspace}/{source.name}/." '
                                            f'"{box.workspace}/data/" && rm -rf "{box.workspace}/{source.name}"'])
         box.copy_in(CONTAINER_FILES / "tools.py", box.tools_dir, owner="root", mode=0o644)
+        box.copy_in(CONTAINER_FILES / "memory.py", box.tools_dir, owner="root", mode=0o644)
+        if self.memory:
+            # MLGym starts the agent from the task's memory file when there is one (e.g. a demo's memory).
+            seed = task.resolve(task.memory_path) if task.memory_path else None
+            if seed is not None and seed.is_file():
+                box.copy_in({"memory.json": seed.read_bytes()}, box.home)
+            self._memory_stats = self._read_memory_stats()
         box.copy_in(CONTAINER_FILES / "tools.sh", box.tools_dir, owner="root", mode=0o644)
         if task.evaluation_read_only:
             protected = [f"{box.workspace}/{name}" for name in task.evaluation_paths]
             existing = [p for p in protected if box.exec(["test", "-e", p]).ok]
             box.make_read_only(existing)
+
+    def _read_memory_stats(self) -> dict:
+        """What MLGym shows after each step: how many records, and their tags."""
+        try:
+            result = self.container.exec(["python3", f"{self.container.tools_dir}/memory.py", "stats"],
+                                         user="agent", timeout=20)
+            stats = json.loads(result.output.strip().splitlines()[-1]) if result.ok else None
+        except (RuntimeProblem, ValueError, IndexError):
+            stats = None
+        if not stats or not stats.get("records"):
+            return {"memory_records_num": "no records, write to memory first", "memory_records_tags": "n/a"}
+        return {"memory_records_num": str(stats["records"]), "memory_records_tags": " | ".join(stats["tags"])}
 
     async def close(self) -> None:
         if self.shell is not None:
@@ -153,6 +177,8 @@ class MLGymEnvironment:
             return StepResult(blocked_message(program), exit_code=None, state=self.state())
         try:
             result = await self.shell.run(to_shell(action))
+            if self.memory and action.lstrip().startswith("memory_write"):
+                self._memory_stats = await asyncio.to_thread(self._read_memory_stats)
         except ShellDied as exc:
             self.done, self.exit_status = True, "exit_error"
             return StepResult(f"The shell ended unexpectedly: {exc}", done=True, exit_status="exit_error", state=self.state())

@@ -139,7 +139,7 @@ async def start_episode(
         "fork_step": len(prefix) if parent_str else None,
     }
     recorder = Recorder(run_dir, task_config.id, config, **(recorder_options or {}))
-    env = MLGymEnvironment(task_config, engine, runtime, submissions_dir=run_dir / "submissions")
+    env = MLGymEnvironment(task_config, engine, runtime, submissions_dir=run_dir / "submissions", memory=agent.memory)
 
     holder: list[Controller] = []
 

@@ -51,15 +51,23 @@ COMMANDS: list[ToolCommand] = [
     ToolCommand("submit", "submit", "scores your current submission and ends the episode; use it when you are done"),
 ]
 
+# MLGym's memory module, offered when the task has a memory_path.
+MEMORY_COMMANDS: list[ToolCommand] = [
+    ToolCommand("memory_write", 'memory_write "<content>"',
+                "saves important results, configs or findings to your persistent memory"),
+    ToolCommand("memory_read", 'memory_read "<query>"',
+                "shows the two memory records most similar to the query"),
+]
+
 DEFAULT_BLOCKLIST = ("vim", "vi", "nano", "emacs", "pico", "less", "more", "top", "htop", "man", "watch", "ssh",
                      "ftp", "telnet", "screen", "tmux", "gdb", "ipython", "jupyter")
 # Programs that are interactive only when given no arguments.
 DEFAULT_STANDALONE = ("python", "python3", "bash", "sh", "su", "sudo", "node", "irb")
 
 
-def command_docs() -> str:
+def command_docs(memory: bool = False) -> str:
     parts = []
-    for command in COMMANDS:
+    for command in COMMANDS + (MEMORY_COMMANDS if memory else []):
         parts.append(f"{command.signature}\n  {command.docstring}")
     return "\n".join(parts)
 

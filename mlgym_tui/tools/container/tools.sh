@@ -16,3 +16,6 @@ insert() { _mlgym_tool insert "$@"; }
 search_file() { _mlgym_tool search_file "$@"; }
 search_dir() { _mlgym_tool search_dir "$@"; }
 find_file() { _mlgym_tool find_file "$@"; }
+# MLGym's memory module (tasks with a memory_path): a JSON file the agent writes to and searches.
+memory_write() { python3 /opt/mlgym/tools/memory.py write "$@"; }
+memory_read() { python3 /opt/mlgym/tools/memory.py read "$@"; }

@@ -156,6 +156,8 @@ class StepCard(Static, can_focus=True):
             parts.append(Text(f"agent proposed: {strip_escapes(s.edited_from)}", style="dim strike"))
         if action:
             parts.append(Syntax(action, "bash", theme="ansi_dark", word_wrap=True, background_color="default"))
+            if (note := memory_note(action)) is not None:
+                parts.append(note)
         if s.rejected is not None:
             parts.append(Text(f"rejected: {strip_escapes(s.rejected)}", style="red"))
         if s.observation:
@@ -193,6 +195,20 @@ class StepCard(Static, can_focus=True):
             elif against == -1:
                 text.append("  ▼ below baseline", style="bold red")
         return text
+
+
+MEMORY_NOTES = {
+    "memory_write": "memory: saves this text to the agent's persistent memory (~/memory.json), kept across steps "
+                    "and shown to it as records and key words",
+    "memory_read": "memory: searches the agent's persistent memory for the two records most similar to this query",
+}
+
+
+def memory_note(action: str) -> Text | None:
+    """What MLGym's memory commands do, for a reader of a trajectory that uses them."""
+    name = action.split(maxsplit=1)[0] if action.strip() else ""
+    note = MEMORY_NOTES.get(name)
+    return Text(note, style="italic cyan") if note else None
 
 
 def highlighted(group: Group, query: str) -> Group:
