@@ -62,7 +62,12 @@ def run(args) -> int:
             highlight=False,
         )
         if engine is not None:
+            from mlgym_tui.runtime.derived_image import derived_images
+
             console.print(f"  GPUs: {engine.gpu_support()}", highlight=False)
+            for tag, requirements in derived_images(engine):
+                console.print(f"  task packages image {tag}: {', '.join(requirements)}", highlight=False,
+                              soft_wrap=True)
         if status.problem:
             console.print(f"  [yellow]problem:[/] {status.problem}", highlight=False)
             console.print(f"  [yellow]fix:[/] {status.fix}", highlight=False)

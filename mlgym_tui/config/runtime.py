@@ -35,6 +35,8 @@ class RuntimeConfig(BaseModel):
     network: bool = False
     gpus: str | None = Field(None, description='GPUs for task and evaluation containers: "all", a count ("2") or '
                                                'device ids ("0,1"); none by default')
+    wheels_dir: str | None = Field(None, description="a folder of wheels (mlgym-tui image wheels) that tasks' "
+                                                     "packages are installed from, with no package index")
     shell: ShellLimits = Field(default_factory=ShellLimits)
 
     @field_validator("gpus")

@@ -97,6 +97,8 @@ class TaskConfig(BaseModel):
     network: bool = False
     limits: TaskLimits = Field(default_factory=TaskLimits)
     baseline_tolerance: float = Field(0.01, ge=0)
+    packages: list[str] = Field(default_factory=list)
+    """Python packages (requirement lines) the task needs beyond the task image, as requirements_path does."""
     submission: SubmissionSpec | None = None
     evaluation_timeout: float = Field(900, gt=0)
     evaluation_data: bool | None = None

@@ -12,6 +12,7 @@ from mlgym_tui.config.runtime import RuntimeConfig, parse_gpus
 from mlgym_tui.config.task import TaskConfig
 from mlgym_tui.environment.evaluation import evaluate, evaluation_digest, trust_of
 from mlgym_tui.environment.submission import Artefacts, SubmissionRefused, read_submission
+from mlgym_tui.environment.task_image import task_image
 from mlgym_tui.runtime.base import Container, ContainerSpec, Engine
 from mlgym_tui.runtime.errors import RuntimeProblem, ShellDied
 from mlgym_tui.runtime.shell import ShellSession
@@ -53,6 +54,7 @@ class MLGymEnvironment:
         self.engine = engine
         self.runtime = runtime or RuntimeConfig()
         self.submissions_dir = submissions_dir  # where each scored artefact set is kept (None: not kept)
+        self.image: str | None = None  # the task's image (with its packages), known once reset has run
         self.trust, self.trust_reason = trust_of(task, engine)
         self._scorings = 0
         self._memory_stats = {"memory_records_num": "no records, write to memory first", "memory_records_tags": "n/a"}
@@ -94,8 +96,10 @@ class MLGymEnvironment:
     async def reset(self) -> str:
         task, runtime = self.task, self.runtime
         gpus = require_gpus(task, runtime)
+        # Built first when the task needs packages this engine has no image for (minutes the first time).
+        self.image = await asyncio.to_thread(task_image, task, runtime, self.engine)
         spec = ContainerSpec(
-            image=task.image or runtime.image,
+            image=self.image,
             network=task.network or runtime.network,
             memory=task.limits.memory or runtime.memory,
             cpus=task.limits.cpus or runtime.cpus,
@@ -210,7 +214,7 @@ class MLGymEnvironment:
             # Read by value through the engine's archive API (works whatever state the agent left its container
             # in), then score in a fresh evaluation container.
             artefacts = await asyncio.to_thread(read_submission, self.task, self.container)
-            score = await asyncio.to_thread(evaluate, self.task, self.engine, artefacts, self.runtime)
+            score = await asyncio.to_thread(evaluate, self.task, self.engine, artefacts, self.runtime, self.image)
         except SubmissionRefused as exc:
             await self._keep(artefacts, step, {"status": exc.status, "reason": exc.reason})
             observation = f"Submission could not be evaluated: {exc.reason}" + _shown(getattr(exc, "output", ""))

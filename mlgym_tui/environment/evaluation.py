@@ -6,8 +6,10 @@ from the task image: no network, its own limits, removed afterwards. The submiss
 container is shared with it, so answers never exist where the agent can reach them.
 
 Inside, `harness/mlgym_eval_launcher.py` runs as root and starts:
-- the scorer: `python3 -E -s -B evaluate.py [--submission_file F | --config_fname C]` as uid 1001 in
-  /opt/mlgym/eval (0700), with a fixed environment; its stdout is the score channel;
+- the scorer: `python3 -E -s -B evaluate.py [--submission_file F | --config_fname C]` as uid 1001 with a fixed
+  environment; its stdout is the score channel. It works in the container's workspace, laid out as MLGym's
+  scripts expect (the submission, the task's data/, fresh evaluation and secret files), or, when there is a
+  submission process, in the private /opt/mlgym/eval;
 - for Python submissions whose modules the task names, the submission process: the agent's modules imported as
   uid 1000 in a copy of the submission, reached from the scorer through stand-in modules of the same names
   (`harness/mlgym_submission_proxy.py`). Its output is captured apart and shown, never parsed.
@@ -31,6 +33,7 @@ from pathlib import Path, PurePosixPath
 from mlgym_tui.config.runtime import GpuRequest, RuntimeConfig, parse_gpus
 from mlgym_tui.config.task import TaskConfig
 from mlgym_tui.environment.submission import Artefacts, SubmissionRefused, spec_for
+from mlgym_tui.environment.task_image import task_image
 from mlgym_tui.runtime.base import AGENT_UID, Container, ContainerSpec, Engine
 from mlgym_tui.runtime.errors import RuntimeProblem
 
@@ -109,13 +112,19 @@ class _Layout:
         return f"{self.base}/eval-home"
 
 
-def evaluate(task: TaskConfig, engine: Engine, artefacts: Artefacts, runtime: RuntimeConfig | None = None) -> Score:
-    """Score `artefacts` for `task` in a fresh evaluation container; raises EvaluationFailed."""
+def evaluate(task: TaskConfig, engine: Engine, artefacts: Artefacts, runtime: RuntimeConfig | None = None,
+             image: str | None = None) -> Score:
+    """Score `artefacts` for `task` in a fresh evaluation container (of `image`, default the task's image with its
+    packages); raises EvaluationFailed."""
     runtime = runtime or RuntimeConfig()
     started = time.monotonic()
     trust, reason = trust_of(task, engine)
+    try:
+        image = image or task_image(task, runtime, engine)
+    except RuntimeProblem as exc:
+        raise EvaluationFailed("evaluation_format_error", f"the evaluation image is not available: {exc}") from None
     spec = ContainerSpec(
-        image=task.image or runtime.image,
+        image=image,
         network=False,
         memory=task.limits.memory or runtime.memory,
         cpus=task.limits.cpus or runtime.cpus,

@@ -11,13 +11,15 @@ from mlgym_tui.runtime.errors import RuntimeProblem
 DOCKERFILES = Path(__file__).resolve().parents[2] / "dockerfiles"
 
 
-def build_image(engine, tag: str, context: Path = DOCKERFILES, on_line: Callable[[str], None] = print) -> None:
+def build_image(engine, tag: str, context: Path = DOCKERFILES, on_line: Callable[[str], None] = print,
+                labels: dict[str, str] | None = None) -> None:
     """Build `tag` from context/Dockerfile; lines of the build log go to on_line."""
     if not (context / "Dockerfile").exists():
         raise RuntimeProblem(f"no Dockerfile in {context}", "run from a checkout of mlgym-tui")
     client = engine.client
     try:
-        stream = client.api.build(path=str(context), tag=tag, pull=False, rm=True, forcerm=True, decode=False)
+        stream = client.api.build(path=str(context), tag=tag, pull=False, rm=True, forcerm=True, decode=False,
+                                  labels=labels)
         for raw in stream:
             for line in raw.decode("utf-8", errors="replace").splitlines():
                 if not line.strip():

@@ -34,6 +34,9 @@ class TaskDetails(VerticalScroll):
         facts.add_row("metric", f"{metric.name} ({metric.direction})" if metric else "?")
         baseline = task.baseline
         facts.add_row("baseline", ", ".join(f"{k} {v:.4g}" for k, v in baseline.items()) or "-")
+        packages = list(task.packages) + ([task.requirements_path] if task.requirements_path else [])
+        if packages:  # installed into an image derived from the task image, built at the first start
+            facts.add_row("packages", ", ".join(packages))
         source = source_label(task)
         if source != "bundled":  # tasks of the user's own folders (MLGym's, say) may share a bundled task's id
             facts.add_row("source", source)
