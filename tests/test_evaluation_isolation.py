@@ -248,7 +248,7 @@ async def test_scoring_survives_an_agent_container_out_of_processes(env_factory)
 
 async def test_an_evaluation_container_that_cannot_start_is_a_clear_failure(env_factory, engine):
     env = await env_factory("quickGame")
-    env.task = env.task.model_copy(update={"image": "mlgym-tui-no-such-image:latest"})
+    env.image = "mlgym-tui-no-such-image:latest"  # the image evaluation containers are started from
     result = await validate(env)
     assert result.metrics is None
     assert "the evaluation container did not start" in result.observation and "no-such-image" in result.observation
