@@ -150,7 +150,7 @@ def test_runs_mlgym_counts_are_counted_whatever_their_trajectory_says(tmp_path):
     crashed = mlgym_run(tmp_path, "m1", "blotto", [{"Score": 0.3}], {"Score": -0.25}, exit_status=None)
     missing = mlgym_run(tmp_path, "m1", "blotto", [{"Score": 0.6}], {"Score": -0.25}, run=1)
     (missing / "blotto.traj").unlink()
-    empty = mlgym_run(tmp_path, "m2", "blotto", [], {"Score": -0.25}, exit_status=None)
+    mlgym_run(tmp_path, "m2", "blotto", [], {"Score": -0.25}, exit_status=None)  # crashed before any score
     runs = {r.path: r for r in collect_runs([tmp_path])}
     assert (runs[crashed].exit_status, runs[crashed].problem) == ("unknown (no exit_status)", None)
     assert "no exit_status" in runs[crashed].warning and not runs[crashed].finished

@@ -217,17 +217,10 @@ class MLGymEnvironment:
             score = await asyncio.to_thread(evaluate, self.task, self.engine, artefacts, self.runtime, self.image)
         except SubmissionRefused as exc:
             await self._keep(artefacts, step, {"status": exc.status, "reason": exc.reason})
-            observation = f"Submission could not be evaluated: {exc.reason}" + _shown(getattr(exc, "output", ""))
-            if final:
-                self.done, self.exit_status = True, f"{exc.status} ({exc.reason})"
-            return StepResult(observation, done=final, exit_code=1, duration=time.monotonic() - started,
-                              state=self.state(), exit_status=self.exit_status if final else None)
+            return self._unscored(f"Submission could not be evaluated: {exc.reason}" + _shown(getattr(exc, "output", "")),
+                                  final, f"{exc.status} ({exc.reason})", started)
         except RuntimeProblem as exc:
-            observation = f"Evaluation failed: {exc}"
-            if final:
-                self.done, self.exit_status = True, "exit_error"
-            return StepResult(observation, done=final, exit_code=1, duration=time.monotonic() - started,
-                              state=self.state(), exit_status=self.exit_status if final else None)
+            return self._unscored(f"Evaluation failed: {exc}", final, "exit_error", started)
         await self._keep(artefacts, step, {"status": "scored", "metrics": score.metrics})
         self.scores.append(score.metrics)
         self.submission = score.submission
@@ -241,6 +234,13 @@ class MLGymEnvironment:
         return StepResult(observation, done=final, exit_code=0, duration=time.monotonic() - started, state=self.state(),
                           metrics=score.metrics, exit_status=self.exit_status if final else None,
                           submission=score.submission, trust=score.trust, artefacts=artefacts.digest)
+
+    def _unscored(self, observation: str, final: bool, exit_status: str, started: float) -> StepResult:
+        """A scoring that gave no score: the episode goes on, unless it was the final one."""
+        if final:
+            self.done, self.exit_status = True, exit_status
+        return StepResult(observation, done=final, exit_code=1, duration=time.monotonic() - started,
+                          state=self.state(), exit_status=self.exit_status if final else None)
 
     async def _keep(self, artefacts: Artefacts | None, step: int | None, outcome: dict) -> None:
         """Keep the artefact set under submissions/<step>/ with its hashes and outcome, for `mlgym-tui rescore`."""
