@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mlgym_tui.config.agent import AgentConfig, load_agent_config  # noqa: E402
 from mlgym_tui.config.runtime import RuntimeConfig  # noqa: E402
-from mlgym_tui.episode import events as ev  # noqa: E402
+from mlgym_tui.stream import events as ev  # noqa: E402
 from mlgym_tui.episode.session import start_episode  # noqa: E402
 
 

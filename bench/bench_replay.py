@@ -63,7 +63,7 @@ def summary(samples: list[float]) -> tuple[float, float]:
 
 
 def write_big_run(folder: Path, megabytes: float) -> Path:
-    from mlgym_tui.episode import events as ev
+    from mlgym_tui.stream import events as ev
     from mlgym_tui.tui.sample_events import T0
 
     run_dir = folder / "2024-01-01T00-00-00__gpt-4o__battleOfSexes__default"

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlgym_tui.episode.events import EpisodeEnded, EpisodeStarted, Event, StepRecorded, ValidationScored
+from mlgym_tui.stream.events import EpisodeEnded, EpisodeStarted, Event, StepRecorded, ValidationScored
 from mlgym_tui.trajectory import Recorder, load_run
 from mlgym_tui.trajectory.traj_format import traj_entry_to_step
 

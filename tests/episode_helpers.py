@@ -9,7 +9,7 @@ from typing import Any
 from agents_helpers import scripted_config
 
 from mlgym_tui.config.runtime import RuntimeConfig
-from mlgym_tui.episode import events as ev
+from mlgym_tui.stream import events as ev
 
 
 def answer(action: str, thought: str = "Next I run a command.") -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mlgym_tui.episode import events as ev
+from mlgym_tui.stream import events as ev
 from mlgym_tui.tui.sample_events import sample_episode
 
 RUN_NAME = "2024-01-02T03-04-05__gpt-4o__battleOfSexes__default"

@@ -6,7 +6,7 @@ from model_server import context_length_exceeded, rate_limited, scripted_server,
 
 from mlgym_tui.agents.errors import ContextWindowExceeded, CostLimitExceeded, FormatLimitExceeded, ModelAPIError
 from mlgym_tui.agents.llm_policy import LLMPolicy
-from mlgym_tui.episode import events
+from mlgym_tui.stream import events
 
 STATE = {"open_file": "n/a", "working_dir": "/home/agent/workspace"}
 DOCS = "open <path>: opens a file\nedit <start>:<end>: replaces lines"

@@ -6,7 +6,7 @@ import pytest
 from episode_helpers import Collector, agent, answer, runtime, until
 from model_server import bad_request, scripted_server  # noqa: F401
 
-from mlgym_tui.episode import events as ev
+from mlgym_tui.stream import events as ev
 from mlgym_tui.episode.controller import ControllerError
 from mlgym_tui.episode.session import start_episode
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from mlgym_tui.episode import events as ev
-from mlgym_tui.episode.events import Event
+from mlgym_tui.stream import events as ev
+from mlgym_tui.stream.events import Event
 
 
 def sample_events() -> list[Event]:

@@ -5,7 +5,7 @@ import os
 from episode_helpers import Collector, agent, answer, runtime
 from model_server import scripted_server  # noqa: F401
 
-from mlgym_tui.episode import events as ev
+from mlgym_tui.stream import events as ev
 from mlgym_tui.episode.reexecute import reexecute
 from mlgym_tui.episode.session import start_episode
 from mlgym_tui.trajectory import load_run

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlgym_tui.episode.events import (
+from mlgym_tui.stream.events import (
     EpisodeEnded,
     EpisodeStarted,
     ModelResponse,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mlgym_tui.episode.events import EpisodeEnded, EpisodeStarted, StepRecorded, ValidationScored
+from mlgym_tui.stream.events import EpisodeEnded, EpisodeStarted, StepRecorded, ValidationScored
 from mlgym_tui.trajectory import NOT_ENDED_WARNING, Recorder, TrajectoryError, load_run
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mlgym_sample.traj"
@@ -36,7 +36,7 @@ RECORDING_CHILD = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from mlgym_tui.episode.events import EpisodeStarted, StepRecorded
+    from mlgym_tui.stream.events import EpisodeStarted, StepRecorded
     from mlgym_tui.trajectory import Recorder
 
     recorder = Recorder(Path(sys.argv[1]), "{task}", {{"model": "m"}})

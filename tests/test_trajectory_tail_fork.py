@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlgym_tui.episode.events import EpisodeStarted, StepRecorded
+from mlgym_tui.stream.events import EpisodeStarted, StepRecorded
 from mlgym_tui.trajectory import EventTail, Recorder, TrajectoryError, fork_meta, fork_prefix, load_run
 
 TASK = "imageClassificationCifar10"

@@ -9,7 +9,7 @@ import time
 from episode_helpers import Collector, agent, answer, runtime
 from model_server import scripted_server  # noqa: F401
 
-from mlgym_tui.episode import events as ev
+from mlgym_tui.stream import events as ev
 from mlgym_tui.tui.app import MLGymApp
 from mlgym_tui.tui.episode_request import EpisodeRequest
 from mlgym_tui.tui.screens.episode import EpisodeScreen

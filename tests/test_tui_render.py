@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 from pathlib import Path
 
 import yaml
 
-from mlgym_tui.episode import events as ev
+from mlgym_tui.stream import events as ev
 from mlgym_tui.tui.app import MLGymApp
 from mlgym_tui.tui.sample_events import T0, many_steps, sample_episode
 from mlgym_tui.tui.screens.episode import EpisodeScreen

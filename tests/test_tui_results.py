@@ -15,7 +15,6 @@ from test_evaluation_runs import IN_PROCESS_REASON, mlgym_run, our_run, trust_ru
 from mlgym_tui.evaluation import aggregate, collect_runs
 from mlgym_tui.tui.app import MLGymApp
 from mlgym_tui.tui.screens.results import ResultsScreen
-from mlgym_tui.tui.widgets.profile_chart import ProfileChart
 
 SIZE = (120, 40)
 

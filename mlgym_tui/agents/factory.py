@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 from mlgym_tui.agents.scripted_policy import HumanPolicy, ScriptedPolicy, ScriptedStep
 from mlgym_tui.config.agent import AgentConfig
-from mlgym_tui.episode.events import Event
+from mlgym_tui.stream.events import Event
 
 
 class PolicyConfigError(ValueError):

@@ -23,8 +23,8 @@ from mlgym_tui.agents.parser import FormatError, parse_response
 from mlgym_tui.agents.proposal import Proposal
 from mlgym_tui.agents.templates import render_template
 from mlgym_tui.config.agent import AgentConfig
-from mlgym_tui.episode import events
-from mlgym_tui.episode.events import Event
+from mlgym_tui.stream import events
+from mlgym_tui.stream.events import Event
 
 DEFAULT_WORKING_DIR = "/home/agent/workspace"
 

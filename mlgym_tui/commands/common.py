@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sys
 
+from mlgym_tui.stream.types import ENGINE_CHOICES
+
 
 def add_engine_option(parser) -> None:
     parser.add_argument(
-        "--engine", choices=["auto", "docker", "podman", "local"], default=None,
+        "--engine", choices=ENGINE_CHOICES, default=None,
         help="container engine (default: settings, else auto: docker, then podman)",
     )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from mlgym_tui.commands.common import add_engine_option, fail
 
-MODES = ("auto", "confirm", "human")
+from mlgym_tui.stream.types import MODES
 
 
 def add_episode_options(parser, *, task_required: bool = True, agent_default: str | None = "default") -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-EngineName = Literal["auto", "docker", "podman", "local"]
+from mlgym_tui.stream.types import EngineChoice
+
+EngineName = EngineChoice
 
 DEFAULT_IMAGE = "mlgym-tui-task:latest"
 

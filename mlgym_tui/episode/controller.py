@@ -15,8 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlgym_tui.episode import events as ev
-from mlgym_tui.episode.events import Event
+from mlgym_tui.stream import events as ev
+from mlgym_tui.stream.events import Event
 
 log = logging.getLogger(__name__)
 

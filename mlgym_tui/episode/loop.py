@@ -20,7 +20,7 @@ from mlgym_tui.agents.errors import (
     ModelAPIError,
     PolicyError,
 )
-from mlgym_tui.episode import events as ev
+from mlgym_tui.stream import events as ev
 
 if TYPE_CHECKING:
     from mlgym_tui.episode.controller import Controller

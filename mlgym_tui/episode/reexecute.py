@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlgym_tui.episode.events import StepRecorded
+from mlgym_tui.stream.events import StepRecorded
 
 FIRST_LINES = 5
 

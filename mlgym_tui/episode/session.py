@@ -15,7 +15,7 @@ from typing import Any
 from mlgym_tui.config.agent import AgentConfig, load_agent_config
 from mlgym_tui.config.task import TaskConfig
 from mlgym_tui.episode.controller import MODES, Controller, ControllerError
-from mlgym_tui.episode.events import StepRecorded
+from mlgym_tui.stream.events import StepRecorded
 
 
 def resolve_agent(

@@ -48,7 +48,7 @@ class ApiEngine(Engine):
         except (docker.errors.DockerException, *_TRANSPORT_ERRORS) as exc:
             raise EngineUnavailable(
                 f"{name} is not reachable at {host} ({_short(exc)})",
-                f"start it (see `mlgym-tui doctor`) or choose another with --engine",
+                "start it (see `mlgym-tui doctor`) or choose another with --engine",
             ) from None
 
     def info(self) -> EngineInfo:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mlgym_tui.episode.events import Event
+from mlgym_tui.stream.events import Event
 from mlgym_tui.trajectory.events_file import parse_complete_lines
 
 

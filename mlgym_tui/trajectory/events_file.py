@@ -6,7 +6,7 @@ import orjson
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlgym_tui.episode.events import Event
+from mlgym_tui.stream.events import Event
 from mlgym_tui.trajectory.errors import TrajectoryError
 
 EXPECTED = "expected one JSON event object per line, as mlgym-tui writes to events.jsonl"

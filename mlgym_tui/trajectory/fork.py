@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlgym_tui.episode.events import StepRecorded
+from mlgym_tui.stream.events import StepRecorded
 from mlgym_tui.trajectory.errors import TrajectoryError
 from mlgym_tui.trajectory.load import load_run
 from mlgym_tui.trajectory.loaded_run import LoadedRun

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlgym_tui.episode.events import EpisodeEnded, EpisodeStarted, Event, StepRecorded, ValidationScored
+from mlgym_tui.stream.events import EpisodeEnded, EpisodeStarted, Event, StepRecorded, ValidationScored
 
 NOT_ENDED_WARNING = "run has not ended (still running or crashed)"
 

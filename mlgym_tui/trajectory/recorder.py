@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from mlgym_tui.episode.events import (
+from mlgym_tui.stream.events import (
     EpisodeEnded,
     EpisodeStarted,
     Event,

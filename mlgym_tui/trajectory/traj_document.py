@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mlgym_tui.episode.events import StepRecorded
+from mlgym_tui.stream.events import StepRecorded
 from mlgym_tui.trajectory.traj_format import ENVIRONMENT_NAME, OUR_META_KEY, step_to_traj_entry
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mlgym_tui.episode.events import AUTHORS, StepRecorded
+from mlgym_tui.stream.events import AUTHORS, StepRecorded
 
 ENVIRONMENT_NAME = "mlgym_main"
 # Top-level key of our own .traj files holding what MLGym's format has no place for (run metadata, the step of

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from mlgym_tui.episode.events import EpisodeEnded, EpisodeStarted, Event, StepRecorded, ValidationScored
+from mlgym_tui.stream.events import EpisodeEnded, EpisodeStarted, Event, StepRecorded, ValidationScored
 from mlgym_tui.trajectory.errors import TrajectoryError
 from mlgym_tui.trajectory.loaded_run import LoadedRun, RunMeta
 from mlgym_tui.trajectory.run_dir import parse_run_dir_name

@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.events import DescendantFocus
 from textual.screen import Screen
 
+from mlgym_tui.stream.types import ENGINES
 from mlgym_tui.tui.episode_request import EpisodeRequest, make_starter
 from mlgym_tui.tui.themes import DEFAULT_THEME, discover_themes
 
@@ -122,7 +123,7 @@ class MLGymApp(App):
         if request.engine == "auto":  # `play` without --engine: the engine settings.yaml names, as the browser does
             runtime = self._raw_settings().get("runtime")
             engine = runtime.get("engine") if isinstance(runtime, dict) else None
-            if isinstance(engine, str) and engine in ("docker", "podman", "local"):
+            if isinstance(engine, str) and engine in ENGINES:
                 request = replace(request, engine=engine)
         self.push_screen(EpisodeScreen(starter=make_starter(request, runs_dir, **self.episode_options)))
 

@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 AGENTS_DIR = Path(__file__).resolve().parents[2] / "agents"
-MODES = ("auto", "confirm", "human")
-ENGINES = ("auto", "docker", "podman", "local")
+from mlgym_tui.stream.types import ENGINE_CHOICES as ENGINES, MODES  # noqa: F401 (the dialogs' choices)
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlgym_tui.episode import events as ev
+from mlgym_tui.stream import events as ev
 
 T0 = 1_700_000_000.0
 

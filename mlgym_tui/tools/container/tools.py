@@ -4,7 +4,6 @@ Invoked by the shell functions in tools.sh. State (the open file and the first l
 ~/.mlgym_state, which the shell functions source so that the episode sees it after every command.
 """
 
-import json
 import os
 import re
 import shlex

@@ -16,8 +16,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, TextArea
 
-from mlgym_tui.episode import events as ev
-from mlgym_tui.tui.episode_model import METRICS, PENDING, SHELL, STATUS, TRANSCRIPT, EpisodeModel
+from mlgym_tui.stream import events as ev
+from mlgym_tui.stream.model import METRICS, PENDING, SHELL, STATUS, TRANSCRIPT, Changed, EpisodeModel
 from mlgym_tui.tui.screens.prompt import PromptScreen
 from mlgym_tui.tui.widgets.metrics_pane import MetricsPane
 from mlgym_tui.tui.widgets.pending_action import PendingAction
@@ -85,7 +85,7 @@ class EpisodeScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one(MetricsPane).clock = self.clock
-        self.render_dirty({STATUS, METRICS, TRANSCRIPT, PENDING})
+        self.render_dirty(STATUS | METRICS | TRANSCRIPT | PENDING)
         if self.initial_events:
             # after the first layout, so the shell's virtual terminal already has the pane's size
             self.call_after_refresh(self.feed, self.initial_events, True)
@@ -145,7 +145,7 @@ class EpisodeScreen(Screen):
         self.events_seen += len(batch)
         self.render_dirty(self.model.apply_all(batch))
 
-    def render_dirty(self, dirty: set[str]) -> None:
+    def render_dirty(self, dirty: Changed) -> None:
         if SHELL in dirty:
             self.query_one(ShellPane).feed(self.model.drain_shell())
         if TRANSCRIPT in dirty:
@@ -173,7 +173,7 @@ class EpisodeScreen(Screen):
                 setattr(self.model, target, str(value))
         pending = getattr(c, "pending", None)
         if pending is not None and getattr(c, "awaiting", None) == "approval":
-            from mlgym_tui.tui.episode_model import Pending
+            from mlgym_tui.stream.model import Pending
 
             self.model.pending = Pending(getattr(pending, "step", c.step + 1), pending.action,
                                          getattr(pending, "thought", ""))

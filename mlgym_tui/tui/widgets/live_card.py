@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from mlgym_tui.runtime.text import strip_escapes
-from mlgym_tui.tui.episode_model import LiveStep
+from mlgym_tui.stream.model import LiveStep
 
 STREAM_TAIL_CHARS = 4000
 

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from mlgym_tui.tui.episode_model import EpisodeModel
+from mlgym_tui.stream.model import EpisodeModel
 from mlgym_tui.tui.widgets.duration_chart import SHOWN_STEPS, DurationChart
 from mlgym_tui.tui.widgets.score_chart import ScoreChart
 

@@ -11,7 +11,7 @@ from textual.message import Message
 from textual.widgets import Button, Input, Static, TextArea
 
 from mlgym_tui.runtime.text import strip_escapes
-from mlgym_tui.tui.episode_model import Pending
+from mlgym_tui.stream.model import Pending
 
 
 class PendingAction(Vertical):

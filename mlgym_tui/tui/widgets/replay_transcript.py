@@ -9,7 +9,7 @@ The pane is anchored to its end, where the cursor's card is.
 
 from __future__ import annotations
 
-from mlgym_tui.tui.episode_model import StepView
+from mlgym_tui.stream.model import StepView
 from mlgym_tui.tui.widgets.live_card import LiveCard
 from mlgym_tui.tui.widgets.step_card import FOLD_LINES, FOLD_TAIL, StepCard
 from mlgym_tui.tui.widgets.transcript import Transcript

@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from mlgym_tui.runtime.text import strip_escapes
-from mlgym_tui.tui.episode_model import EpisodeModel, StepView
+from mlgym_tui.stream.model import EpisodeModel, StepView
 
 FOLD_LINES = 8  # a folded observation shows this many lines from the start...
 FOLD_TAIL = 3  # ...and this many from the end

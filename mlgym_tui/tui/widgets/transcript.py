@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from mlgym_tui.tui.episode_model import EpisodeModel
+from mlgym_tui.stream.model import EpisodeModel
 from mlgym_tui.tui.widgets.live_card import LiveCard
 from mlgym_tui.tui.widgets.step_card import StepCard
 

@@ -6,17 +6,27 @@ Every view of an episode (live, replay, a recorded list in a test) feeds events 
 
 from __future__ import annotations
 
+import enum
 import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlgym_tui.episode import events as ev
+from mlgym_tui.stream import events as ev
 
-TRANSCRIPT = "transcript"
-SHELL = "shell"
-METRICS = "metrics"
-STATUS = "status"
-PENDING = "pending"
+class Changed(enum.Flag):
+    """Which parts of an episode's view an event changed; a screen repaints only those, once per burst."""
+
+    NOTHING = 0
+    TRANSCRIPT = enum.auto()
+    SHELL = enum.auto()
+    METRICS = enum.auto()
+    STATUS = enum.auto()
+    PENDING = enum.auto()
+    ALL = TRANSCRIPT | SHELL | METRICS | STATUS | PENDING
+
+
+TRANSCRIPT, SHELL, METRICS, STATUS, PENDING = (Changed.TRANSCRIPT, Changed.SHELL, Changed.METRICS, Changed.STATUS,
+                                               Changed.PENDING)
 
 
 @dataclass
@@ -94,15 +104,15 @@ class EpisodeModel:
 
     # ---------------------------------------------------------------- folding
 
-    def apply(self, event: ev.Event) -> set[str]:
+    def apply(self, event: ev.Event) -> Changed:
         self.last_event_t = event.t
         handler = _handlers(type(self)).get(event.type)
         if handler is None:
-            return set()
-        return handler(self, event) or set()
+            return Changed.NOTHING
+        return handler(self, event) or Changed.NOTHING
 
-    def apply_all(self, events: list[ev.Event]) -> set[str]:
-        dirty: set[str] = set()
+    def apply_all(self, events: list[ev.Event]) -> Changed:
+        dirty = Changed.NOTHING
         for event in events:
             dirty |= self.apply(event)
         return dirty
@@ -112,7 +122,7 @@ class EpisodeModel:
             self.live = LiveStep(step=step)
         return self.live
 
-    def _on_episode_started(self, e: ev.EpisodeStarted) -> set[str]:
+    def _on_episode_started(self, e: ev.EpisodeStarted) -> Changed:
         self.task_id, self.model, self.agent, self.engine = e.task_id, e.model, e.agent, e.engine
         self.mode, self.max_steps, self.cost_limit = e.mode, e.max_steps, e.cost_limit
         self.baseline = dict(e.baseline)
@@ -124,83 +134,83 @@ class EpisodeModel:
             self.direction = primary.get("direction", "maximize")
         elif self.baseline:
             self.primary_metric = next(iter(self.baseline))
-        return {STATUS, METRICS, TRANSCRIPT}
+        return STATUS | METRICS | TRANSCRIPT
 
-    def _on_episode_ended(self, e: ev.EpisodeEnded) -> set[str]:
+    def _on_episode_ended(self, e: ev.EpisodeEnded) -> Changed:
         self.exit_status = e.exit_status
         self.ended_at = e.t
         self.live = None
         self.pending = None
-        return {STATUS, METRICS, TRANSCRIPT, PENDING}
+        return STATUS | METRICS | TRANSCRIPT | PENDING
 
-    def _on_model_query_started(self, e: ev.ModelQueryStarted) -> set[str]:
+    def _on_model_query_started(self, e: ev.ModelQueryStarted) -> Changed:
         live = self._live(e.step)
         live.thinking, live.streaming, live.retry = True, "", None
-        return {TRANSCRIPT, STATUS}
+        return TRANSCRIPT | STATUS
 
-    def _on_token(self, e: ev.Token) -> set[str]:
+    def _on_token(self, e: ev.Token) -> Changed:
         live = self._live(e.step)
         live.streaming += e.text
-        return {TRANSCRIPT}
+        return TRANSCRIPT
 
-    def _on_model_response(self, e: ev.ModelResponse) -> set[str]:
+    def _on_model_response(self, e: ev.ModelResponse) -> Changed:
         live = self._live(e.step)
         live.thinking = False
         live.streaming = e.content
         self.tokens_in += e.tokens_in
         self.tokens_out += e.tokens_out
         self.cost += e.cost
-        return {TRANSCRIPT, METRICS, STATUS}
+        return TRANSCRIPT | METRICS | STATUS
 
-    def _on_retry(self, e: ev.Retry) -> set[str]:
+    def _on_retry(self, e: ev.Retry) -> Changed:
         self._live(e.step).retry = f"retry {e.attempt}: {e.reason} (waiting {e.wait_s:.0f}s)"
-        return {TRANSCRIPT}
+        return TRANSCRIPT
 
-    def _on_format_error(self, e: ev.FormatError) -> set[str]:
+    def _on_format_error(self, e: ev.FormatError) -> Changed:
         self._live(e.step).retry = f"format error (attempt {e.attempt}): {e.reason}"
-        return {TRANSCRIPT}
+        return TRANSCRIPT
 
-    def _on_action_proposed(self, e: ev.ActionProposed) -> set[str]:
+    def _on_action_proposed(self, e: ev.ActionProposed) -> Changed:
         live = self._live(e.step)
         live.action, live.author, live.thinking = e.action, e.author, False
         self.pending = Pending(e.step, e.action, e.thought) if self.mode == "confirm" else None
-        return {TRANSCRIPT, PENDING}
+        return TRANSCRIPT | PENDING
 
-    def _clear_pending(self) -> set[str]:
+    def _clear_pending(self) -> Changed:
         self.pending = None
-        return {PENDING, TRANSCRIPT}
+        return PENDING | TRANSCRIPT
 
-    def _on_action_approved(self, e: ev.ActionApproved) -> set[str]:
+    def _on_action_approved(self, e: ev.ActionApproved) -> Changed:
         return self._clear_pending()
 
-    def _on_action_edited(self, e: ev.ActionEdited) -> set[str]:
+    def _on_action_edited(self, e: ev.ActionEdited) -> Changed:
         if self.live is not None:
             self.live.action = e.action
         return self._clear_pending()
 
-    def _on_action_rejected(self, e: ev.ActionRejected) -> set[str]:
+    def _on_action_rejected(self, e: ev.ActionRejected) -> Changed:
         self.steps.append(StepView(step=e.step, action=e.action, rejected=e.comment or "(no comment)",
                                    thought=self.pending.thought if self.pending else ""))
         self.live = None
         return self._clear_pending()
 
-    def _on_command_started(self, e: ev.CommandStarted) -> set[str]:
+    def _on_command_started(self, e: ev.CommandStarted) -> Changed:
         live = self._live(e.step)
         live.action, live.author, live.running, live.thinking = e.action, e.author, True, False
         self.pending = None
         self.shell_chunks.append(f"\r\n\x1b[1;36m$ {e.action.splitlines()[0] if e.action else ''}\x1b[0m\r\n")
-        return {TRANSCRIPT, SHELL, STATUS, PENDING}
+        return TRANSCRIPT | SHELL | STATUS | PENDING
 
-    def _on_output_chunk(self, e: ev.OutputChunk) -> set[str]:
+    def _on_output_chunk(self, e: ev.OutputChunk) -> Changed:
         self.shell_chunks.append(e.data)
-        return {SHELL}
+        return SHELL
 
-    def _on_command_finished(self, e: ev.CommandFinished) -> set[str]:
+    def _on_command_finished(self, e: ev.CommandFinished) -> Changed:
         if self.live is not None:
             self.live.running = False
-        return {TRANSCRIPT, STATUS}
+        return TRANSCRIPT | STATUS
 
-    def _on_step(self, e: ev.StepRecorded) -> set[str]:
+    def _on_step(self, e: ev.StepRecorded) -> Changed:
         self.steps.append(StepView(
             step=e.step, author=e.author, thought=e.thought, action=e.action, observation=e.observation,
             exit_code=e.exit_code, duration=e.duration, tokens_in=e.tokens_in, tokens_out=e.tokens_out,
@@ -208,9 +218,9 @@ class EpisodeModel:
         ))
         if self.live is not None and self.live.step <= e.step:
             self.live = None
-        return {TRANSCRIPT, METRICS, STATUS}
+        return TRANSCRIPT | METRICS | STATUS
 
-    def _on_validation_scored(self, e: ev.ValidationScored) -> set[str]:
+    def _on_validation_scored(self, e: ev.ValidationScored) -> Changed:
         self.validations.append((e.step, dict(e.metrics)))
         if e.baseline and not self.baseline:
             self.baseline = dict(e.baseline)
@@ -221,36 +231,36 @@ class EpisodeModel:
                 card.validation, card.final = dict(e.metrics), e.final
                 card.revision += 1
                 break
-        return {TRANSCRIPT, METRICS}
+        return TRANSCRIPT | METRICS
 
-    def _on_mode_changed(self, e: ev.ModeChanged) -> set[str]:
+    def _on_mode_changed(self, e: ev.ModeChanged) -> Changed:
         self.mode = e.mode
         if e.mode != "confirm":
             self.pending = None
-        return {STATUS, PENDING}
+        return STATUS | PENDING
 
-    def _on_paused(self, e: ev.Paused) -> set[str]:
+    def _on_paused(self, e: ev.Paused) -> Changed:
         self.paused = True
-        return {STATUS}
+        return STATUS
 
-    def _on_resumed(self, e: ev.Resumed) -> set[str]:
+    def _on_resumed(self, e: ev.Resumed) -> Changed:
         self.paused = False
-        return {STATUS}
+        return STATUS
 
-    def _on_limit_changed(self, e: ev.LimitChanged) -> set[str]:
+    def _on_limit_changed(self, e: ev.LimitChanged) -> Changed:
         if e.name == "max_steps":
             self.max_steps = int(e.value)
         elif e.name == "cost_limit":
             self.cost_limit = float(e.value)
-        return {METRICS, STATUS}
+        return METRICS | STATUS
 
-    def _on_message_to_agent(self, e: ev.MessageToAgent) -> set[str]:
+    def _on_message_to_agent(self, e: ev.MessageToAgent) -> Changed:
         self.messages.append(e.text)
-        return {TRANSCRIPT}
+        return TRANSCRIPT
 
-    def _on_error(self, e: ev.ErrorEvent) -> set[str]:
+    def _on_error(self, e: ev.ErrorEvent) -> Changed:
         self.errors.append(e.message)
-        return {STATUS, TRANSCRIPT}
+        return STATUS | TRANSCRIPT
 
     # ---------------------------------------------------------------- derived figures
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 Author = str  # "agent" | "human" | "replay" | "baseline"
-AUTHORS = ("agent", "human", "replay", "baseline")
+from mlgym_tui.stream.types import AUTHORS  # noqa: F401 (readers check recorded authors against it)
 
 _REGISTRY: dict[str, type["Event"]] = {}
 
