@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlgym_tui.evaluation.directions import MLGYM_DIRECTIONS
+from mlgym_tui.config.directions import MLGYM_DIRECTIONS
 
 MODELS = [f"metagen-model{i:02d}" for i in range(13)]
 RUNS_PER_MODEL = 4

@@ -15,7 +15,7 @@ from model_server import scripted_server  # noqa: F401
 from rich.console import Console
 
 from mlgym_tui.batch import BatchRunner, episode_ended, inspect_slot
-from mlgym_tui.batch.cli import resolve_tasks
+from mlgym_tui.commands.batch import resolve_tasks
 from mlgym_tui.batch.layout import INTERRUPTED_MARKER
 from mlgym_tui.config.runtime import RuntimeConfig
 from mlgym_tui.evaluation import aggregate, collect_runs

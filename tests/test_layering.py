@@ -1,7 +1,10 @@
-"""The core stays free of textual, and nothing imports litellm at start-up."""
+"""Layers as a table: the imports between mlgym_tui's packages follow ALLOWED and nothing else (read from the
+source with ast, function-level imports included); the core stays free of textual, and nothing imports litellm at
+start-up."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +12,112 @@ from pathlib import Path
 import mlgym_tui
 
 PACKAGE = Path(mlgym_tui.__file__).resolve().parent
+
+# package -> the packages it may import (ARCHITECTURE.md's layer table; `cli` is cli.py and commands/). A package
+# may also import what those may import (top imports bottom), never anything else. An edge the architecture
+# table does not have carries its reason.
+ALLOWED: dict[str, dict[str, str]] = {
+    "tui": {"episode": "", "batch": "", "agents": "", "environment": "", "tools": "", "trajectory": "",
+            "evaluation": "", "runtime": "", "stream": "", "config": "", "tasks": ""},
+    "cli": {"tui": "play, replay and the bare command open the TUI (imported inside run, so other commands stay light)",
+            "episode": "", "batch": "", "agents": "", "environment": "", "tools": "", "trajectory": "",
+            "evaluation": "", "runtime": "", "stream": "", "config": "", "tasks": ""},
+    "episode": {"agents": "", "environment": "", "trajectory": "", "stream": ""},
+    "batch": {"episode": "a batch runs its episodes through the episode runner", "agents": "", "environment": "",
+              "trajectory": "", "stream": ""},
+    "agents": {"config": "", "stream": ""},
+    "environment": {"tools": "same layer: the environment installs and runs the agent's commands of tools/",
+                    "runtime": "", "tasks": "", "config": "", "stream": ""},
+    "tools": {"runtime": "", "tasks": "", "config": "", "stream": ""},
+    "trajectory": {"config": "", "stream": ""},
+    "evaluation": {"config": "", "stream": ""},
+    "runtime": {"config": ""},
+    "stream": {},
+    "config": {"stream": ""},
+    "tasks": {"config": "same layer: the registry builds config's TaskConfig models", "stream": ""},
+}
+
+
+def reachable() -> dict[str, set[str]]:
+    """ALLOWED closed under 'what a package may import may be imported by its importers'."""
+    closed = {name: set(edges) for name, edges in ALLOWED.items()}
+    changed = True
+    while changed:
+        changed = False
+        for name, edges in closed.items():
+            more = set().union(*(closed[e] for e in edges)) - edges - {name} if edges else set()
+            if more:
+                edges |= more
+                changed = True
+    return closed
+
+
+def package_of(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] != "mlgym_tui" or len(parts) < 2:
+        return None
+    return "cli" if parts[1] in ("cli", "commands") else parts[1]
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path) -> list[tuple[str, int]]:
+    """Every module an import statement names (at any depth: functions too), relative imports resolved."""
+    module = module_name(path)
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module.split(".")[: None if path.name == "__init__.py" else -1]
+                base = base[: len(base) - (node.level - 1)]
+                name = ".".join(base + ([node.module] if node.module else []))
+            else:
+                name = node.module or ""
+            found.append((name, node.lineno))
+            found += [(f"{name}.{alias.name}", node.lineno) for alias in node.names]  # `from pkg import sub`
+    return found
+
+
+def package_edges() -> dict[tuple[str, str], list[str]]:
+    edges: dict[tuple[str, str], list[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        source = package_of(module_name(path))
+        for name, line in imports_of(path):
+            target = package_of(name)
+            if source and target and target != source:
+                edges.setdefault((source, target), []).append(f"{path.relative_to(PACKAGE.parent)}:{line}")
+    return edges
+
+
+def test_every_package_has_a_row():
+    packages = {package_of(module_name(p)) for p in PACKAGE.rglob("*.py")} - {None}
+    assert packages == set(ALLOWED), f"packages without a row in ALLOWED: {sorted(packages - set(ALLOWED))}"
+
+
+def test_imports_follow_the_layer_table():
+    allowed = reachable()
+    bad = [f"{source} -> {target}: {', '.join(sorted(set(where))[:4])}"
+           for (source, target), where in sorted(package_edges().items()) if target not in allowed[source]]
+    assert not bad, "imports the layer table (tests/test_layering.py ALLOWED) forbids:\n" + "\n".join(bad)
+
+
+def test_the_table_is_layered():
+    """No cycles: a package never reaches itself, so 'below' means something."""
+    allowed = reachable()
+    assert not [name for name, edges in allowed.items() if name in edges]
+
+
+def test_only_the_tui_imports_textual():
+    bad = [f"{path.relative_to(PACKAGE.parent)}:{line}" for path in sorted(PACKAGE.rglob("*.py"))
+           if package_of(module_name(path)) != "tui"
+           for name, line in imports_of(path) if name.split(".")[0] in ("textual", "textual_plotext")]
+    assert not bad, bad
+
 
 BLOCKER = """
 import importlib.abc, sys

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from mlgym_tui.evaluation.aggregate import aggregate
-    from mlgym_tui.evaluation.directions import parse_direction_option
+    from mlgym_tui.config.directions import parse_direction_option
     from mlgym_tui.evaluation.discovery import find_runs
     from mlgym_tui.evaluation.run_reader import read_run
 

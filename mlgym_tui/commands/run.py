@@ -47,7 +47,7 @@ def run(args) -> int:
     if args.tasks is not None or args.runs is not None or args.parallel is not None or args.redo:
         if args.tasks is not None and args.task is not None:
             return fail("give either --task (one episode) or --tasks (a batch), not both", 2)
-        from mlgym_tui.batch.cli import run_batch_cli
+        from mlgym_tui.commands.batch import run_batch_cli
 
         return run_batch_cli(args)
     if args.task is None:

@@ -41,12 +41,46 @@ def run(args) -> int:
             if not args.all and not args.task_id:
                 return fail("name a task id or pass --all")
             tasks = list(registry.tasks.values()) if args.all else [registry.get(args.task_id)]
-            from mlgym_tui.environment.baseline_check import check_tasks_cli
-
-            return check_tasks_cli(tasks, args.engine, console)
+            return _check_baselines(tasks, args.engine, console)
     except ConfigError as exc:
         return fail(str(exc))
     return _list(console, registry)
+
+
+def _check_baselines(tasks, engine_name: str | None, console) -> int:
+    """`tasks check`: each baseline in a fresh container, a table of expected against measured."""
+    import asyncio
+
+    from rich.table import Table
+
+    from mlgym_tui.config.settings import load_settings
+    from mlgym_tui.environment.baseline_check import BaselineCheck, check_task
+    from mlgym_tui.runtime.detect import connect
+    from mlgym_tui.runtime.errors import RuntimeProblem
+
+    settings = load_settings()
+    try:
+        engine = connect(engine_name or settings.runtime.engine, settings.runtime)
+    except RuntimeProblem as exc:
+        return fail(str(exc))
+    table = Table(title=f"baseline check on {engine.name}")
+    for column in ("task", "metric", "expected", "measured", "result", "seconds"):
+        table.add_column(column)
+    failures = 0
+    for task in tasks:
+        try:
+            result = asyncio.run(check_task(task, engine))
+        except RuntimeProblem as exc:
+            result = BaselineCheck(task.id, task.baseline, None, False, str(exc), 0.0)
+        metric = task.primary_metric.name if task.primary_metric else next(iter(task.baseline), "?")
+        measured = result.measured.get(metric) if result.measured else None
+        failures += not result.ok
+        table.add_row(task.id, metric, f"{task.baseline.get(metric, float('nan')):g}",
+                      "-" if measured is None else f"{measured:g}",
+                      "[green]ok[/]" if result.ok else f"[red]FAIL[/] {result.message}", f"{result.seconds:.1f}")
+        console.print(f"{task.id}: {'ok' if result.ok else 'FAIL'} ({result.message})", highlight=False)
+    console.print(table)
+    return 1 if failures else 0
 
 
 def _list(console, registry) -> int:

@@ -122,7 +122,7 @@ class TaskConfig(BaseModel):
                 return metric
         if self.metrics:
             return self.metrics[0]
-        from mlgym_tui.evaluation.directions import MLGYM_DIRECTIONS  # MLGym's own tasks carry no metrics block
+        from mlgym_tui.config.directions import MLGYM_DIRECTIONS  # MLGym's own tasks carry no metrics block
 
         known = MLGYM_DIRECTIONS.get(self.id)
         if known:

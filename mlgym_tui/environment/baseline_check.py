@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 
@@ -50,36 +49,3 @@ async def check_task(task: TaskConfig, engine: Engine) -> BaselineCheck:
     ]
     return BaselineCheck(task.id, task.baseline, scored.metrics, not misses,
                          "; ".join(misses) or f"reproduced within {task.baseline_tolerance:g}", seconds)
-
-
-def check_tasks_cli(tasks: list[TaskConfig], engine_name: str | None, console) -> int:
-    from rich.table import Table
-
-    from mlgym_tui.commands.common import fail
-    from mlgym_tui.config.settings import load_settings
-    from mlgym_tui.runtime.detect import connect
-    from mlgym_tui.runtime.errors import RuntimeProblem
-
-    settings = load_settings()
-    try:
-        engine = connect(engine_name or settings.runtime.engine, settings.runtime)
-    except RuntimeProblem as exc:
-        return fail(str(exc))
-    table = Table(title=f"baseline check on {engine.name}")
-    for column in ("task", "metric", "expected", "measured", "result", "seconds"):
-        table.add_column(column)
-    failures = 0
-    for task in tasks:
-        try:
-            result = asyncio.run(check_task(task, engine))
-        except RuntimeProblem as exc:
-            result = BaselineCheck(task.id, task.baseline, None, False, str(exc), 0.0)
-        metric = task.primary_metric.name if task.primary_metric else next(iter(task.baseline), "?")
-        measured = result.measured.get(metric) if result.measured else None
-        failures += not result.ok
-        table.add_row(task.id, metric, f"{task.baseline.get(metric, float('nan')):g}",
-                      "-" if measured is None else f"{measured:g}",
-                      "[green]ok[/]" if result.ok else f"[red]FAIL[/] {result.message}", f"{result.seconds:.1f}")
-        console.print(f"{task.id}: {'ok' if result.ok else 'FAIL'} ({result.message})", highlight=False)
-    console.print(table)
-    return 1 if failures else 0

@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from mlgym_tui.evaluation.directions import MetricDirection, resolve_direction
+from mlgym_tui.config.directions import MetricDirection, resolve_direction
 from mlgym_tui.evaluation.discovery import find_runs
 from mlgym_tui.evaluation.profiles import TaskRatios, aup, profile, task_ratios, tau_grid, tau_max_for
 from mlgym_tui.evaluation.results_table import (

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from mlgym_tui.evaluation.directions import Direction
+from mlgym_tui.config.directions import Direction
 from mlgym_tui.evaluation.scoring import better
 
 INFEASIBLE_PENALTY = 1.05

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlgym_tui.evaluation.directions import MetricDirection
+from mlgym_tui.config.directions import MetricDirection
 from mlgym_tui.evaluation.profiles import Profile
 from mlgym_tui.evaluation.run_summary import IN_PROCESS, ISOLATED, UNISOLATED, RunSummary
 

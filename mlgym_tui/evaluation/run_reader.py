@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from mlgym_tui.evaluation.directions import primary_from_declared
+from mlgym_tui.config.directions import primary_from_declared
 from mlgym_tui.evaluation.discovery import FoundRun, model_label
 from mlgym_tui.evaluation.results_table import BASELINE
 from mlgym_tui.evaluation.run_summary import RunSummary

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from mlgym_tui.evaluation.directions import MetricDirection
+from mlgym_tui.config.directions import MetricDirection
 
 Layout = Literal["ours", "mlgym"]
 

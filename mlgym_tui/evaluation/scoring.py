@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from mlgym_tui.evaluation.directions import Direction
+from mlgym_tui.config.directions import Direction
 
 
 @dataclass(frozen=True)
