@@ -92,7 +92,7 @@ async def test_human_mode_then_hand_back(scripted_server, engine, tmp_path):
     await until(lambda: c.step == 1 and c.awaiting == "human")
     assert scripted_server.requests == []  # the agent was not asked
     c.hand_back()
-    assert c.mode == "auto"
+    await until(lambda: c.mode == "auto", what="the hand-back applied by the runner")
     assert await c.wait() == "submitted"
     assert actions(seen) == [("human", "echo typed-by-human"), ("agent", "echo agent-now"), ("agent", "submit")]
     assert "typed-by-human" in scripted_server.requests[0].prompt_text

@@ -1,4 +1,4 @@
-"""Why a policy could not produce an action. The episode loop maps each to an MLGym exit status."""
+"""Why a policy could not produce an action. The episode runner maps each to an MLGym exit status (runner.POLICY_EXITS)."""
 
 from __future__ import annotations
 

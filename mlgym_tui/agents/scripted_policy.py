@@ -1,7 +1,7 @@
 """Policies that do not think: a fixed list of actions (baseline, replay) or a person at the keyboard.
 
-They keep the same contract as `LLMPolicy` (propose / record_step / add_user_message / history /
-model_stats) so the episode loop treats every policy alike.
+They meet the same `Policy` protocol as `LLMPolicy` (agents/proposal.py), so the episode runner treats every
+policy alike.
 """
 
 from __future__ import annotations
@@ -30,8 +30,19 @@ class ScriptedStep:
 class _RecordingPolicy:
     """History and stats shared by the policies that never call a model."""
 
+    is_person = False
+
     def __init__(self) -> None:
         self._history = History(keep_last=None)
+        self.max_steps = 0
+        self.cost_limit = 0.0
+
+    def prime(self, observation: str, state: dict[str, Any]) -> None:
+        """Nothing to prime: a script has no prompt."""
+
+    def discard_proposal(self, comment: str = "") -> None:
+        if comment:
+            self.add_user_message(comment)
 
     @property
     def history(self) -> list[dict[str, Any]]:
@@ -85,6 +96,8 @@ class ScriptedPolicy(_RecordingPolicy):
 
 class HumanPolicy(_RecordingPolicy):
     """Waits for a person: `submit(action)` (from the UI) answers the pending or the next `propose`."""
+
+    is_person = True
 
     def __init__(self) -> None:
         super().__init__()

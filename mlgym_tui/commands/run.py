@@ -74,17 +74,17 @@ async def run_single_cli(args, task: str, parent: str | None = None, fork_step: 
     from rich.console import Console
 
     from mlgym_tui.config.agent import AgentConfigError
-    from mlgym_tui.config.settings import ConfigError, load_settings
+    from mlgym_tui.config.settings import ConfigError, get_settings, runs_dir as settings_runs_dir
     from mlgym_tui.episode.controller import ControllerError
     from mlgym_tui.runtime.errors import RuntimeProblem
     from mlgym_tui.trajectory import TrajectoryError
 
     console = Console(highlight=False)
     try:
-        settings = load_settings()
+        settings = get_settings()
         runtime = with_gpus(settings.runtime, args.gpus)
         engine = args.engine or runtime.engine
-        runs_dir = args.runs_dir or settings.runs_dir
+        runs_dir = settings_runs_dir(args.runs_dir)
         controller = await run_single(
             task, args.agent, engine_name=engine, mode=args.mode, runs_dir=runs_dir, model=args.model,
             api_base=args.api_base, max_steps=args.max_steps, cost_limit=args.cost_limit, runtime=runtime,
@@ -141,7 +141,7 @@ async def run_single(
         except (NotImplementedError, RuntimeError, ValueError):
             pass
     console.print(f"run directory: {controller.run_dir}")
-    interactive = mode != "auto" or getattr(controller, "_agent_is_human", False) or controller.mode == "human"
+    interactive = mode != "auto" or controller.state.agent_is_person or controller.mode == "human"
     live_ok = console.is_terminal and not interactive and not quiet
     status = _Status(controller)
     controller.subscribe(status)
@@ -347,7 +347,7 @@ class _TerminalDriver:
         if not text:
             return
         if text in (":auto", ":confirm"):
-            if getattr(c, "_agent_is_human", False):
+            if c.state.agent_is_person:
                 self.console.print("this agent is a person; there is no model to hand back to", markup=False)
                 return
             c.set_mode(text[1:])
@@ -362,5 +362,5 @@ class _TerminalDriver:
         import asyncio
 
         await asyncio.sleep(0.05)
-        while not self.c.done and self.c.awaiting in ("approval", "human") and self.c._wake.is_set():
+        while not self.c.done and self.c.state.queued_commands:
             await asyncio.sleep(0.02)

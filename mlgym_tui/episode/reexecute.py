@@ -178,6 +178,6 @@ async def reexecute(
 
 
 def _runtime_config():
-    from mlgym_tui.config.settings import load_settings
+    from mlgym_tui.config.settings import get_settings
 
-    return load_settings().runtime
+    return get_settings().runtime

@@ -1,0 +1,544 @@
+"""The episode runner: one asyncio task that drives an episode from the environment's first observation to its end.
+
+A step has four phases, each a method below: the **next action** (a person's queued command first, then a
+person in human mode, then the policy's proposal), its **confirmation** (confirm mode: approve, edit or
+reject), its **execution** in the environment, and its **record** (events, the policy's history, a score).
+Front ends never touch this object's state: they put typed commands (commands.py) on `commands`, and the runner
+applies them at defined points — at the top of every step, while it waits (for the model, an approval, a person
+or a pause) and while a command runs. What it does is told as events through `emit`.
+
+The exception type decides how an episode ends: a PolicyError ends it with the status its type names (scoring
+the last valid submission), cancellation is an early exit, anything else an exit_error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from mlgym_tui.agents.errors import (
+    ContextWindowExceeded,
+    CostLimitExceeded,
+    FormatLimitExceeded,
+    ModelAPIError,
+    PolicyError,
+)
+from mlgym_tui.agents.proposal import Policy, Proposal
+from mlgym_tui.episode import commands as cmd
+from mlgym_tui.episode.state import EpisodeInfo, EpisodeState
+from mlgym_tui.stream import events as ev
+from mlgym_tui.stream.types import Author, Awaiting, ExitStatus, Mode
+
+log = logging.getLogger(__name__)
+
+# A policy error ends the episode with the status its type names, after scoring the last valid submission.
+POLICY_EXITS: dict[type[PolicyError], ExitStatus] = {
+    CostLimitExceeded: ExitStatus.EXIT_COST,
+    ContextWindowExceeded: ExitStatus.EXIT_CONTEXT,
+    FormatLimitExceeded: ExitStatus.EXIT_FORMAT,
+    ModelAPIError: ExitStatus.EXIT_API,
+}
+
+
+class Environment(Protocol):
+    """What the runner needs of an environment (MLGymEnvironment, or a fake in the loop tests)."""
+
+    trust: str
+    trust_reason: str
+    shell: Any  # has subscribe(callback) -> unsubscribe, for the running command's output
+    scores: list[dict[str, float]]
+
+    async def reset(self) -> str: ...
+
+    def state(self) -> dict[str, Any]: ...
+
+    async def step(self, action: str, step: int | None = None) -> Any: ...  # a StepResult
+
+    async def autosubmit(self, reason: str, step: int | None = None) -> Any: ...
+
+    async def interrupt(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Action:
+    """An action chosen to run, and who chose it."""
+
+    text: str
+    author: Author
+    proposal: Proposal | None = None  # the policy's proposal it came from (thought, tokens, cost)
+    edited_from: str | None = None  # the proposal's action, when a person edited it
+
+
+class EpisodeRunner:
+    def __init__(
+        self,
+        *,
+        info: EpisodeInfo,
+        env: Environment,
+        policy: Policy,
+        emit: Callable[[ev.Event], None],
+        mode: Mode = "auto",
+        max_steps: int = 50,
+        cost_limit: float = 0.0,
+        wall_time_s: float | None = None,
+        prefix: list[ev.StepRecorded] | None = None,
+        on_history: Callable[[Policy], None] | None = None,
+    ) -> None:
+        self.info = info
+        self.env = env
+        self.policy = policy
+        self.emit = emit
+        self.commands: asyncio.Queue[cmd.Command] = asyncio.Queue()
+        self.prefix = list(prefix or [])
+        self._on_history = on_history  # the recorder keeps the policy's history for the .traj
+
+        self.mode: Mode = mode
+        self._mode_before_human: Mode = mode if mode != "human" else "auto"
+        self.paused = False
+        self._step_tokens = 0  # steps allowed while paused (Step)
+        self.step = 0
+        self.max_steps = int(max_steps)
+        self.cost_limit = float(cost_limit)
+        self.wall_time_s = wall_time_s
+        self.awaiting: Awaiting | None = None
+        self.pending: Proposal | None = None
+        self.running_command: str | None = None
+        self.done = False
+        self.exit_status: str | None = None
+
+        self.submission: str | None = None
+        self.scores: list[dict[str, float]] = []
+        self.best_score: dict[str, float] | None = None
+        self.divergences: list[Any] = []  # a fork: where the re-executed prefix differed from its parent
+        self.started_at: float | None = None
+
+        self._proposing: asyncio.Future[Proposal] | None = None  # the model call in flight
+        self._decision: cmd.Approve | cmd.Edit | cmd.Reject | None = None
+        self._injected: deque[str] = deque()
+        self._stop_requested = False
+        self._interrupt_requested = False
+        self._sent = self._applied = 0  # commands submitted / applied (or dropped): what is still on its way
+
+    # ================================================================ what front ends read
+
+    def state(self) -> EpisodeState:
+        return EpisodeState(
+            mode=self.mode, paused=self.paused, awaiting=self.awaiting, step=self.step, max_steps=self.max_steps,
+            cost_limit=self.cost_limit, wall_time_s=self.wall_time_s, pending=self.pending,
+            running_command=self.running_command, agent_is_person=self.policy.is_person, done=self.done,
+            exit_status=self.exit_status, queued_commands=self._sent - self._applied,
+        )
+
+    def submit(self, command: cmd.Command) -> None:
+        """Queue a command; it is applied at the runner's next defined point."""
+        self._sent += 1
+        self.commands.put_nowait(command)
+
+    # ================================================================ the episode
+
+    async def run(self) -> str:
+        """Run the episode to its end; returns the exit status."""
+        self.started_at = time.monotonic()
+        self._announce()
+        unsubscribe = None
+        try:
+            try:
+                observation = await self.env.reset()
+            except Exception as exc:
+                self.emit(ev.ErrorEvent(message=f"the environment did not start: {exc}", fatal=True))
+                await self._end(ExitStatus.EXIT_ERROR)
+                return self.exit_status
+            self.policy.max_steps, self.policy.cost_limit = self.max_steps, self.cost_limit
+            unsubscribe = self.env.shell.subscribe(self._on_output)
+            observation = await self._replay_prefix(observation)
+            while not self.done:
+                observation = await self._step(observation)
+        except asyncio.CancelledError:
+            if not self.done:
+                await asyncio.shield(self._end(ExitStatus.EARLY_EXIT))
+            raise
+        except Exception as exc:
+            self.emit(ev.ErrorEvent(message=f"episode failed: {type(exc).__name__}: {exc}", fatal=True))
+            await self._end(ExitStatus.EXIT_ERROR)
+        finally:
+            if unsubscribe is not None:
+                unsubscribe()
+            await self._cancel_proposal()
+            await self.env.close()
+        return self.exit_status or ExitStatus.EXIT_ERROR
+
+    async def _step(self, observation: str) -> str:
+        """One pass of the loop: apply commands, end at a limit, else run the next action or wait for one."""
+        self._apply_queued()
+        try:
+            self._take_proposal()
+        except PolicyError as exc:
+            await self._policy_failed(exc)
+            return observation
+        if self._stop_requested:
+            await self._end(ExitStatus.EARLY_EXIT)
+            return observation
+        limit = self._limit_reached()
+        if limit is not None:
+            await self._autosubmit(limit)
+            return observation
+        choice = self._next_action(observation)
+        if not isinstance(choice, Action):
+            await self._wait(choice)
+            return observation
+        result = await self._execute(choice)
+        return result.observation
+
+    # ---------------------------------------------------------------- phase 1: the next action
+
+    def _next_action(self, observation: str) -> Action | Awaiting:
+        """The action to run now, or what the runner has to wait for before there is one."""
+        if self._injected:
+            return Action(self._injected.popleft(), author="human")
+        if self.mode == "human" or self.policy.is_person:
+            return "human"
+        if self.pending is None:
+            if self._proposing is None:
+                if not self._may_step():
+                    return "paused"
+                state = {**self.env.state(), "max_steps": self.max_steps}
+                self._proposing = asyncio.ensure_future(self.policy.propose(self.step + 1, observation, state))
+            return "model"
+        if self.mode == "confirm":
+            return self._confirmed(observation)
+        if not self._may_step():
+            return "paused"
+        return self._take_pending()
+
+    def _take_proposal(self) -> None:
+        """A finished model call becomes the pending proposal, whatever the mode is now."""
+        task = self._proposing
+        if task is None or not task.done():
+            return
+        self._proposing = None
+        proposal = task.result()  # a PolicyError ends the episode (_step)
+        self.pending = proposal
+        self._decision = None
+        self.emit(ev.ActionProposed(step=self.step + 1, action=proposal.action, thought=proposal.thought,
+                                    author=proposal.author))
+
+    def _take_pending(self, edited: str | None = None) -> Action:
+        proposal, self.pending = self.pending, None
+        assert proposal is not None
+        if edited is None:
+            return Action(proposal.action, author=proposal.author, proposal=proposal)
+        return Action(edited, author=proposal.author, proposal=proposal, edited_from=proposal.action)
+
+    # ---------------------------------------------------------------- phase 2: confirmation (confirm mode)
+
+    def _confirmed(self, observation: str) -> Action | Awaiting:
+        decision, self._decision = self._decision, None
+        proposal = self.pending
+        assert proposal is not None
+        if decision is None:
+            return "approval"
+        if isinstance(decision, cmd.Reject):
+            self.pending = None
+            self.emit(ev.ActionRejected(step=self.step + 1, action=proposal.action, comment=decision.comment))
+            self.policy.discard_proposal(decision.comment)
+            return self._next_action(observation)  # the policy is asked again (unless paused)
+        if isinstance(decision, cmd.Edit) and decision.action.strip() != proposal.action.strip():
+            self.emit(ev.ActionEdited(step=self.step + 1, original=proposal.action, action=decision.action))
+            return self._take_pending(edited=decision.action)
+        self.emit(ev.ActionApproved(step=self.step + 1, action=proposal.action, by="human"))
+        return self._take_pending()
+
+    # ---------------------------------------------------------------- phase 3: execution
+
+    async def _execute(self, action: Action, *, thought: str = "", response: str = "",
+                       policy_author: str | None = None) -> Any:
+        step = self.step + 1
+        if self.paused and self._step_tokens > 0:
+            self._step_tokens -= 1
+        self.running_command = action.text
+        self._interrupt_requested = False
+        self.emit(ev.CommandStarted(step=step, action=action.text, author=action.author))
+        started_at, t0 = time.time(), time.monotonic()
+        deadline = self._deadline()
+        watchdog = None
+        if deadline is not None:
+            watchdog = asyncio.get_running_loop().call_later(max(0.0, deadline - time.monotonic()),
+                                                             self._interrupt_command)
+        running = asyncio.ensure_future(self.env.step(action.text, step=step))
+        try:
+            while not running.done():
+                await self._wait("command", running)  # commands apply while it runs: pause, stop, interrupt...
+            result = running.result()
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+            if not running.done():
+                running.cancel()
+            self.running_command = None
+        self._record(step, action, result, time.monotonic() - t0, started_at, thought, response, policy_author)
+        if result.done:
+            await self._end(result.exit_status or ExitStatus.SUBMITTED, submission=result.submission)
+        return result
+
+    # ---------------------------------------------------------------- phase 4: the record
+
+    def _record(self, step: int, action: Action, result: Any, elapsed: float, started_at: float, thought: str,
+                response: str, policy_author: str | None) -> None:
+        proposal = action.proposal
+        if proposal is not None:
+            thought, response = proposal.thought, proposal.response
+        duration = result.duration or elapsed
+        self.emit(ev.CommandFinished(step=step, exit_code=result.exit_code, duration=duration,
+                                     timed_out=result.timed_out,
+                                     interrupted=bool(result.interrupted or self._interrupt_requested)))
+        self.step = step
+        # In the policy's own history a step is its own or a person's.
+        author = policy_author or ("human" if action.author == "human" else "agent")
+        self.policy.record_step(action.text, result.observation, author, thought)
+        self._history_changed()
+        self.emit(ev.StepRecorded(
+            step=step, author=action.author, action=action.text, observation=result.observation, thought=thought,
+            response=response, state=dict(result.state or {}), exit_code=result.exit_code, started_at=started_at,
+            duration=duration, tokens_in=proposal.tokens_in if proposal else 0,
+            tokens_out=proposal.tokens_out if proposal else 0, cost=proposal.cost if proposal else 0.0,
+            edited_from=action.edited_from, timed_out=result.timed_out,
+        ))
+        self._scored(step, result)
+
+    def _scored(self, step: int, result: Any) -> None:
+        if not result.metrics:
+            return
+        metrics = dict(result.metrics)
+        self.scores.append(metrics)
+        self.submission = result.submission or self.submission
+        if self._better(metrics, self.best_score):
+            self.best_score = metrics
+        self.emit(ev.ValidationScored(step=step, metrics=metrics, baseline=dict(self.info.baseline),
+                                      submission=result.submission, final=bool(result.done),
+                                      trust=result.trust or "", artefacts=result.artefacts or ""))
+
+    def _better(self, new: dict[str, float], best: dict[str, float] | None) -> bool:
+        if best is None:
+            return True
+        metric = self.info.primary_metric
+        name = metric.get("name") if metric else next(iter(new), None)
+        if name not in new or name not in best:
+            return False
+        if metric and metric.get("direction") == "minimize":
+            return new[name] < best[name]
+        return new[name] > best[name]
+
+    def _history_changed(self) -> None:
+        if self._on_history is not None:
+            self._on_history(self.policy)
+
+    # ================================================================ commands
+
+    async def _wait(self, awaiting: Awaiting, work: asyncio.Future | None = None) -> None:
+        """Until a command arrives (and is applied) or `work` ends; between steps also until the model call ends
+        or the wall time runs out (a running command has its own wall-time watchdog)."""
+        self.awaiting = awaiting
+        try:
+            if self._apply_queued():
+                return
+            if work is None and self._proposing is not None:
+                work = self._proposing
+                if not work.done():
+                    await asyncio.sleep(0)  # a policy that needs no I/O answers at once: skip the machinery
+                if work.done():
+                    return
+            get = asyncio.ensure_future(self.commands.get())
+            waits: list[asyncio.Future] = [get] if work is None else [get, work]
+            deadline = self._deadline() if awaiting != "command" else None
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if get.done() and not get.cancelled():
+                    self._apply(get.result())
+                    self._apply_queued()
+                else:
+                    get.cancel()  # an item a cancelled get had been handed stays in the queue
+        finally:
+            self.awaiting = None
+
+    def _apply_queued(self) -> bool:
+        applied = False
+        while not self.commands.empty():
+            self._apply(self.commands.get_nowait())
+            applied = True
+        return applied
+
+    def _apply(self, command: cmd.Command) -> None:
+        """Apply one command now. A command that no longer fits (the episode ended, the proposal is gone) is
+        dropped: the Controller refused what was impossible when it was sent."""
+        self._applied += 1
+        if self.done:
+            return
+        match command:
+            case cmd.Approve() | cmd.Edit() | cmd.Reject():
+                if self.pending is not None and self.mode == "confirm":
+                    self._decision = command
+            case cmd.Inject(command=text):
+                self._injected.append(text)
+            case cmd.Message(text=text):
+                self.policy.add_user_message(text)
+                self.emit(ev.MessageToAgent(text=text))
+            case cmd.SetMode(mode=mode):
+                self._set_mode(mode)
+            case cmd.Pause():
+                self._pause()
+            case cmd.Resume():
+                if self.paused:
+                    self.paused = False
+                    self.emit(ev.Resumed())
+            case cmd.Step():
+                self._pause()
+                self._step_tokens += 1
+            case cmd.Interrupt():
+                self._interrupt_command()
+            case cmd.Stop():
+                self._stop_requested = True
+                self._interrupt_command()
+            case cmd.SetLimit(name=name, value=value):
+                self._set_limit(name, value)
+
+    def _set_mode(self, mode: Mode) -> None:
+        if mode == self.mode:
+            return
+        if self.mode != "human":
+            self._mode_before_human = self.mode
+        self.mode = mode
+        if mode != "confirm":
+            self._decision = None
+        self.emit(ev.ModeChanged(mode=mode))
+
+    def mode_to_hand_back(self) -> Mode:
+        return self._mode_before_human
+
+    def _pause(self) -> None:
+        if not self.paused:
+            self.paused = True
+            self._step_tokens = 0
+            self.emit(ev.Paused())
+
+    def _may_step(self) -> bool:
+        return not self.paused or self._step_tokens > 0
+
+    def _set_limit(self, name: str, value: float) -> None:
+        if name == "max_steps":
+            self.max_steps = self.policy.max_steps = int(value)
+        elif name == "cost_limit":
+            self.cost_limit = self.policy.cost_limit = float(value)
+        else:
+            self.wall_time_s = float(value) or None
+        self.emit(ev.LimitChanged(name=name, value=float(value)))
+
+    def _interrupt_command(self) -> None:
+        if self.running_command is not None:
+            self._interrupt_requested = True
+            asyncio.get_running_loop().create_task(self.env.interrupt(), name="interrupt")
+
+    # ================================================================ limits and the end
+
+    def _deadline(self) -> float | None:
+        if not self.wall_time_s or self.started_at is None:
+            return None
+        return self.started_at + self.wall_time_s
+
+    def _limit_reached(self) -> ExitStatus | None:
+        if self.step >= self.max_steps:
+            return ExitStatus.MAX_STEPS
+        deadline = self._deadline()
+        if deadline is not None and time.monotonic() >= deadline:
+            return ExitStatus.EXIT_TIME
+        return None
+
+    async def _policy_failed(self, exc: PolicyError) -> None:
+        from mlgym_tui.agents.scripted_policy import ScriptExhausted
+
+        if isinstance(exc, ScriptExhausted):
+            await self._end(ExitStatus.EARLY_EXIT)
+            return
+        reason = POLICY_EXITS.get(type(exc), ExitStatus.EXIT_ERROR)
+        self.emit(ev.ErrorEvent(message=f"{reason}: {exc}", fatal=True))
+        await self._autosubmit(reason)
+
+    async def _autosubmit(self, reason: ExitStatus) -> None:
+        """Score the last valid submission, then end: MLGym's rule at a limit or a policy failure."""
+        await self._cancel_proposal()
+        self.pending = None
+        try:
+            result = await self.env.autosubmit(reason, step=self.step)
+        except Exception as exc:
+            self.emit(ev.ErrorEvent(message=f"autosubmission failed: {exc}", fatal=True))
+            await self._end(reason)
+            return
+        self._scored(self.step, result)
+        await self._end(result.exit_status or reason, submission=result.submission)
+
+    async def _end(self, exit_status: str, submission: str | None = None) -> None:
+        if self.done:
+            return
+        await self._cancel_proposal()
+        self.done = True
+        self.exit_status = str(exit_status)
+        self.submission = submission or self.submission
+        self._history_changed()
+        self.emit(ev.EpisodeEnded(exit_status=self.exit_status, submission=self.submission,
+                                  score=list(self.env.scores or self.scores), model_stats=self.policy.model_stats))
+
+    async def _cancel_proposal(self) -> None:
+        task, self._proposing = self._proposing, None
+        if task is not None and not task.done():
+            task.cancel()
+            try:
+                await task
+            except BaseException:
+                pass
+
+    # ================================================================ the rest
+
+    def _announce(self) -> None:
+        i = self.info
+        self.emit(ev.EpisodeStarted(
+            run_id=i.run_id, task_id=i.task_id, agent=i.agent, model=i.model, mode=self.mode, engine=i.engine,
+            max_steps=self.max_steps, cost_limit=self.cost_limit, parent=i.parent, fork_step=i.fork_step,
+            baseline=dict(i.baseline), metrics=list(i.metrics), trust=self.env.trust,
+            trust_reason=self.env.trust_reason,
+        ))
+
+    def _on_output(self, text: str) -> None:
+        if self.running_command is not None:
+            self.emit(ev.OutputChunk(step=self.step + 1, data=text))
+
+    async def _replay_prefix(self, observation: str) -> str:
+        """A fork re-executes its parent's first steps (author "replay") and notes where they diverge."""
+        if not self.prefix:
+            return observation
+        from mlgym_tui.episode.reexecute import compare_step
+
+        self.policy.prime(observation, {"max_steps": self.max_steps})
+        for original in self.prefix:
+            self._apply_queued()
+            if self._stop_requested:
+                await self._end(ExitStatus.EARLY_EXIT)
+                return observation
+            result = await self._execute(
+                Action(original.action, author="replay"), thought=original.thought, response=original.response,
+                policy_author="human" if original.author == "human" else "agent",
+            )
+            divergence = compare_step(original, result.observation, result.metrics, self.step)
+            if divergence is not None:
+                self.divergences.append(divergence)
+                self.emit(ev.ErrorEvent(message=f"fork: {divergence.summary()}", fatal=False))
+            if self.done:
+                return result.observation
+        return ""

@@ -1,0 +1,51 @@
+"""What a front end may read about an episode: fixed facts (`EpisodeInfo`) and a read-only view of the runner's
+moving state (`EpisodeState`). Front ends read these and nothing private."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlgym_tui.agents.proposal import Proposal
+from mlgym_tui.stream.types import Awaiting, Engine, Mode
+
+
+@dataclass(frozen=True)
+class EpisodeInfo:
+    """Set when the episode is made; what `EpisodeStarted` announces."""
+
+    run_id: str
+    task_id: str
+    agent: str
+    model: str
+    engine: Engine | str
+    baseline: dict[str, float] = field(default_factory=dict)
+    metrics: list[dict[str, Any]] = field(default_factory=list)  # the task's metric declarations
+    parent: str | None = None  # the run a fork was made from
+    fork_step: int | None = None  # how many of the parent's steps the fork re-executes
+
+    @property
+    def primary_metric(self) -> dict[str, Any] | None:
+        for metric in self.metrics:
+            if metric.get("primary"):
+                return metric
+        return self.metrics[0] if self.metrics else None
+
+
+@dataclass(frozen=True)
+class EpisodeState:
+    """A snapshot of the runner's state, taken when read."""
+
+    mode: Mode
+    paused: bool
+    awaiting: Awaiting | None  # what the runner waits for; None while it works
+    step: int  # steps completed
+    max_steps: int
+    cost_limit: float
+    wall_time_s: float | None
+    pending: Proposal | None  # the proposal waiting to run (in confirm mode: for approval)
+    running_command: str | None
+    agent_is_person: bool  # the policy is a person (human agent): there is no model to hand back to
+    done: bool
+    exit_status: str | None
+    queued_commands: int  # commands sent but not yet applied
