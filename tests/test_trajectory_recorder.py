@@ -79,6 +79,7 @@ def test_traj_is_valid_mlgym_json_after_every_step(tmp_path, in_background):
 def test_recorder_writes_every_file_and_results_follow_validations(tmp_path):
     recorder = Recorder(tmp_path, TASK, {"agent": "default"})
     recorder(started())
+    recorder.flush()  # results.json is rewritten off the caller's thread, like the .traj
     assert json.loads((tmp_path / "results.json").read_text()) == {"agent": [], "baseline": {"Score": 1.02}}
     recorder(step(1))
     recorder(ValidationScored(step=1, metrics={"Score": 1.3}, baseline={"Score": 1.02}))

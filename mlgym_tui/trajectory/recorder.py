@@ -2,24 +2,37 @@
 
 Files written (see ARCHITECTURE.md, "Files a run leaves"):
 - events.jsonl: every event (but the high-frequency transient ones unless asked), one JSON object per line,
-  flushed and fsync'd per event. This is the source of truth: a crash loses at most the event being written.
+  written (one write(2)) before the call returns and fsync'd in groups on a thread (see event_log.py). This is
+  the source of truth.
 - <task>.traj: MLGym's format plus our extra fields, rewritten atomically after steps, validations and the end.
 - results.json: MLGym's `{"agent": [metrics...], "baseline": {...}}`, rewritten atomically.
 - config.yaml: the resolved config, secrets redacted, written once.
+
+No fsync and no file rewrite runs on the caller's thread (the event loop): they run on the recorder's sync and
+writer threads. `close()` (or `flush()`) waits until every file is current and on disk.
+
+Crash guarantee. A killed process (SIGKILL, OOM) loses nothing the recorder was handed: every event is in the
+kernel before the call returns, so events.jsonl holds every finished step and at most a cut last line, which
+readers drop. A crash of the machine loses at most the step in flight: the events that close a step
+(StepRecorded, ValidationScored, EpisodeEnded) are synced at once on the sync thread, and the next step's command
+does not start until they are on disk (its CommandStarted waits for the rest of that fsync, if any: nothing after
+a model call, a fraction of a millisecond after a zero-latency scripted policy). The .traj and results.json are
+rewritten atomically off the loop, after events.jsonl is synced up to their content: they may lag behind it,
+never run ahead of it or be half-written.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from mlgym_tui.stream.events import (
+    CommandStarted,
     EpisodeEnded,
     EpisodeStarted,
     Event,
@@ -30,6 +43,7 @@ from mlgym_tui.stream.events import (
 )
 from mlgym_tui.trajectory.atomic_write import atomic_write_bytes, atomic_write_text
 from mlgym_tui.trajectory.background_writer import BackgroundWriter
+from mlgym_tui.trajectory.event_log import EventLog
 from mlgym_tui.trajectory.redaction import redact, scrub_text, secret_config_values, secret_env_values
 from mlgym_tui.trajectory.run_dir import sanitise_name_part
 from mlgym_tui.trajectory.traj_document import TrajDocument
@@ -39,6 +53,8 @@ EVENTS_FILE = "events.jsonl"
 RESULTS_FILE = "results.json"
 CONFIG_FILE = "config.yaml"
 TRANSIENT_EVENT_TYPES = frozenset({Token.type, OutputChunk.type})
+# The events after which a step is complete: synced at once, and on disk before the next command starts.
+STEP_CLOSING_TYPES = frozenset({StepRecorded.type, ValidationScored.type, EpisodeEnded.type})
 
 
 def traj_file_name(task_id: str) -> str:
@@ -48,11 +64,16 @@ def traj_file_name(task_id: str) -> str:
 class Recorder:
     """An event subscriber: `controller.subscribe(recorder)`; call `close()` when the episode is over.
 
-    events.jsonl is written inline, before the call returns. The .traj is rewritten after every step, validation
-    and the end, by default on a background thread (`traj_in_background`): at 5,000 steps / 50 MB one rewrite
-    takes ~0.25 s, which must not block the event loop. Requests that pile up while a rewrite runs collapse into
-    one; `flush()` waits until the files on disk are current, and the end of the episode always waits.
+    events.jsonl is written inline, before the call returns, and fsync'd in groups on a thread of its own
+    (`sync_in_background`; `sync_delay_s` / `sync_every` bound a group; see the crash guarantee above). The .traj
+    is rewritten after every step, validation and the end, and results.json after the start, validations and the
+    end, by default on a background thread (`traj_in_background`): at 5,000 steps / 50 MB one rewrite takes
+    ~0.25 s, which must not block the event loop. Requests that pile up while a rewrite runs collapse into one;
+    `flush()` waits until the files on disk are current, and the end of the episode always waits.
     `traj_min_interval_s` additionally caps how often plain steps trigger a rewrite (0 = every step).
+    `durable_steps=False` drops the wait before a command: a crash of the machine may then also lose the step
+    before the one in flight, when it hits before that step's sync ends (a killed process still loses nothing).
+    With `sync_in_background=False` events.jsonl is fsync'd per event, inline (the benchmark's reference).
     """
 
     def __init__(
@@ -65,6 +86,10 @@ class Recorder:
         record_transient: bool = False,
         traj_min_interval_s: float = 0.0,
         traj_in_background: bool = True,
+        sync_in_background: bool = True,
+        sync_delay_s: float = 0.05,
+        sync_every: int = 64,
+        durable_steps: bool = True,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self.run_dir = Path(run_dir)
@@ -90,15 +115,27 @@ class Recorder:
         self.traj_rewrites = 0  # rewrites requested; in the background, piled-up requests are written once
         self._writer = BackgroundWriter(f"traj-writer:{self.run_dir.name}") if traj_in_background else None
 
-        atomic_write_text(self.config_path, yaml.safe_dump(redact(config, environ), sort_keys=False, allow_unicode=True))
-        self._events_file = open(self.events_path, "ab")
+        config_text = yaml.safe_dump(redact(config, environ), sort_keys=False, allow_unicode=True)
+        if self._writer is None:
+            atomic_write_text(self.config_path, config_text)
+        else:
+            config_path = self.config_path
+            self._writer.submit(lambda: atomic_write_text(config_path, config_text), key="config")
+        self._events = EventLog(self.events_path, background=sync_in_background, delay_s=sync_delay_s,
+                                max_unsynced=sync_every, name=f"events-sync:{self.run_dir.name}")
+        self._step_closed_mark = 0  # the events.jsonl line that closed the last step: on disk before a new command
+        self.durable_steps = durable_steps
 
     # -- subscriber -------------------------------------------------------------------------------------------
 
     def __call__(self, event: Event) -> None:
         if event.type in TRANSIENT_EVENT_TYPES and not self.record_transient:
             return
-        self._append_event(event)
+        if self.durable_steps and isinstance(event, CommandStarted) and self._step_closed_mark > self._events.synced:
+            self._events.wait_synced(self._step_closed_mark)  # the sync began at the step's end: little or no wait
+        mark = self._append_event(event)
+        if event.type in STEP_CLOSING_TYPES:
+            self._step_closed_mark = mark
         if isinstance(event, EpisodeStarted):
             self._started = event
             self._write_traj()
@@ -130,20 +167,32 @@ class Recorder:
         self._traj_dirty = True
 
     def flush(self) -> None:
-        """Bring the .traj on disk up to date now, and wait for it (re-raises a failed background write)."""
+        """Bring events.jsonl and the .traj on disk up to date now, and wait for it (re-raises a failed background
+        write or sync)."""
         if self._traj_dirty:
             self._write_traj()
         self._wait_for_writer()
+        self._events.wait_synced()
 
     def close(self) -> None:
-        if self._events_file.closed:
+        """Bring every file up to date and onto the disk, stop the threads, release the file."""
+        if self._events.closed:
             return
         try:
             self.flush()
         finally:
-            if self._writer is not None:
-                self._writer.close()
-            self._events_file.close()
+            try:
+                if self._writer is not None:
+                    self._writer.close()
+            finally:
+                self._events.close()
+
+    async def aclose(self) -> None:
+        """`close()` on a worker thread, for a caller on the event loop (the final rewrite of a long run takes a
+        moment)."""
+        import asyncio
+
+        await asyncio.to_thread(self.close)
 
     def __enter__(self) -> "Recorder":
         return self
@@ -156,12 +205,13 @@ class Recorder:
     def _scrub(self, text: str) -> str:
         return scrub_text(text, self._secrets) if self._secrets else text
 
-    def _append_event(self, event: Event) -> None:
-        line = self._scrub(json.dumps(event.to_dict(), ensure_ascii=False)) + "\n"
+    def _append_event(self, event: Event) -> int:
+        # Event.to_dict goes through dataclasses.asdict, which deep-copies every field first: a shallow dict gives
+        # the same JSON (events hold only JSON values) for a fraction of the cost, paid on the loop per event.
+        data = {"type": event.type, **vars(event)}
+        line = self._scrub(json.dumps(data, ensure_ascii=False)) + "\n"
         # One write call per line, so a crash can cut at most the last line, which the reader then drops.
-        self._events_file.write(line.encode("utf-8"))
-        self._events_file.flush()
-        os.fsync(self._events_file.fileno())
+        return self._events.append(line.encode("utf-8"), urgent=event.type in STEP_CLOSING_TYPES)
 
     def _write_traj(self) -> None:
         our_meta = {
@@ -174,10 +224,21 @@ class Recorder:
         if self._writer is None:
             atomic_write_bytes(path, render())
         else:
-            self._writer.submit(lambda: atomic_write_bytes(path, render()))
+            self._writer.submit(self._after_events(lambda: atomic_write_bytes(path, render())), key="traj")
         self._traj_dirty = False
         self._last_traj_write = time.monotonic()
         self.traj_rewrites += 1
+
+    def _after_events(self, write: Callable[[], None]) -> Callable[[], None]:
+        """A rewrite for the writer thread that first lets events.jsonl reach the disk up to now, so that even
+        after a crash of the machine the .traj and results.json never run ahead of the source of truth."""
+        mark, events = self._events.written, self._events
+
+        def job() -> None:
+            events.wait_synced(mark, raise_error=False)  # a failed sync is the loop's to report
+            write()
+
+        return job
 
     def _wait_for_writer(self) -> None:
         if self._writer is not None:
@@ -214,4 +275,9 @@ class Recorder:
             # Not part of MLGym's shape; MLGym's readers ignore it. Says whether the scores could have been forged.
             results["trust"] = self._started.trust
             results["trust_reason"] = self._started.trust_reason
-        atomic_write_text(self.results_path, self._scrub(json.dumps(results, indent=2, ensure_ascii=False)) + "\n")
+        text = self._scrub(json.dumps(results, indent=2, ensure_ascii=False)) + "\n"
+        path = self.results_path
+        if self._writer is None:
+            atomic_write_text(path, text)
+        else:
+            self._writer.submit(self._after_events(lambda: atomic_write_text(path, text)), key="results")
