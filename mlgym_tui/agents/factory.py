@@ -26,7 +26,10 @@ def create_policy(
     the baseline policy first runs the task's baseline scripts (which write its submission)."""
     if config.policy == "llm":
         from mlgym_tui.agents.llm_policy import LLMPolicy
+        from mlgym_tui.agents.model import preload_litellm
 
+        # The import takes seconds: on a worker thread from now on, while the container starts.
+        preload_litellm()
         return LLMPolicy(config, command_docs, task_description, emit)
     if config.policy == "baseline":
         commands = [f"python3 {script}" for script in baseline_scripts] + list(config.baseline.commands)

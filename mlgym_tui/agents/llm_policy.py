@@ -178,6 +178,7 @@ class LLMPolicy:
             ),
         )
         self.api_calls += 1
+            on_loading=lambda done, seconds: self.emit(events.ModelLibraryLoading(step=step, done=done, seconds=seconds)),
         self.total_cost += reply.cost
         self.tokens_sent += reply.tokens_in
         self.tokens_received += reply.tokens_out

@@ -8,10 +8,13 @@ model `openai/<served name>` with `api_base: http://127.0.0.1:8000/v1`, or `olla
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
 import logging
 import os
 import re
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,13 +39,78 @@ class ModelReply:
     cost: float
 
 
-def _litellm() -> Any:
-    # Importing litellm takes seconds and, without this variable, fetches a price list from the network.
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+OnLoading = Callable[[bool, float], Awaitable[None] | None]
+
+_import_lock = threading.Lock()
+_import_future: concurrent.futures.Future | None = None
+
+
+def _import_litellm() -> Any:
     import litellm
 
     litellm.suppress_debug_info = True
     return litellm
+
+
+def preload_litellm() -> concurrent.futures.Future:
+    """Start importing litellm on a worker thread, once per process; the future holds the module (or the error).
+
+    Importing litellm takes seconds. Done inside the first model call it would run on the event loop and freeze
+    the whole UI, so whoever sets up an LLM episode calls this first and the first call awaits the import.
+    """
+    global _import_future
+    with _import_lock:
+        if _import_future is None:
+            # Without this variable the import fetches a price list from the network.
+            os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+            future: concurrent.futures.Future = concurrent.futures.Future()
+            future.set_running_or_notify_cancel()
+
+            def load() -> None:
+                try:
+                    future.set_result(_import_litellm())
+                except BaseException as exc:  # noqa: BLE001 - handed to whoever awaits the module
+                    future.set_exception(exc)
+
+            # A daemon thread: quitting during the import must not wait for it.
+            threading.Thread(target=load, name="import-litellm", daemon=True).start()
+            _import_future = future
+        return _import_future
+
+
+def model_library_loading() -> bool:
+    """True while the import started by `preload_litellm` is still running."""
+    future = _import_future
+    return future is not None and not future.done()
+
+
+def _module(future: concurrent.futures.Future) -> Any:
+    try:
+        return future.result()
+    except ImportError as exc:
+        raise ModelAPIError(f"the model library (litellm) cannot be imported: {exc}") from None
+
+
+async def load_litellm(on_loading: OnLoading | None = None) -> Any:
+    """litellm, imported on a worker thread; the caller's loop keeps running while it loads.
+    `on_loading(False, 0)` then `on_loading(True, seconds)` tell of a wait, when there is one."""
+    future = preload_litellm()
+    if future.done():
+        return _module(future)
+    t0 = time.monotonic()
+    await _call(on_loading, False, 0.0)
+    try:
+        await asyncio.wrap_future(future)  # cancelling this wait leaves the import running for the next caller
+    except Exception:
+        pass  # reported by _module below
+    finally:
+        await _call(on_loading, True, time.monotonic() - t0)
+    return _module(future)
+
+
+def _litellm() -> Any:
+    """litellm for synchronous callers (the import is waited for, never done twice)."""
+    return _module(preload_litellm())
 
 
 async def _call(callback: Callable[..., Any] | None, *args: Any) -> None:
@@ -185,10 +253,12 @@ class LiteLLMModel:
         messages: list[dict[str, str]],
         on_token: OnToken | None = None,
         on_retry: OnRetry | None = None,
+        on_loading: OnLoading | None = None,
     ) -> ModelReply:
         """One chat completion. Tokens reach `on_token` as they stream in; a retried attempt streams anew
-        (the caller hears of it through `on_retry(attempt, reason, wait_s)` first)."""
-        litellm = _litellm()
+        (the caller hears of it through `on_retry(attempt, reason, wait_s)` first). The first call of a process
+        may have to wait for litellm's import (see `load_litellm`), told through `on_loading`."""
+        litellm = await load_litellm(on_loading)
         api_key = self._resolve_key()
         kwargs = self._request(messages, api_key)
         s = self.settings

@@ -11,8 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-Author = str  # "agent" | "human" | "replay" | "baseline"
-from mlgym_tui.stream.types import AUTHORS  # noqa: F401 (readers check recorded authors against it)
+from mlgym_tui.stream.types import AUTHORS, Author, Engine, Mode  # noqa: F401 (AUTHORS: readers check recorded authors)
 
 _REGISTRY: dict[str, type["Event"]] = {}
 
@@ -69,8 +68,8 @@ class EpisodeStarted(Event):
     task_id: str
     agent: str
     model: str
-    mode: str
-    engine: str
+    mode: Mode
+    engine: Engine | str  # a recorded run may name another engine
     max_steps: int
     cost_limit: float
     parent: str | None = None
@@ -94,6 +93,17 @@ class EpisodeEnded(Event):
 class ModelQueryStarted(Event):
     type: ClassVar[str] = "model_query_started"
     step: int
+
+
+@dataclass(kw_only=True)
+class ModelLibraryLoading(Event):
+    """The model call of `step` waits for the model library (litellm), still being imported on a worker thread:
+    once with done=False when the wait begins, once with done=True and how long it took."""
+
+    type: ClassVar[str] = "model_library_loading"
+    step: int
+    done: bool = False
+    seconds: float = 0.0
 
 
 @dataclass(kw_only=True)
@@ -228,7 +238,7 @@ class ValidationScored(Event):
 @dataclass(kw_only=True)
 class ModeChanged(Event):
     type: ClassVar[str] = "mode_changed"
-    mode: str
+    mode: Mode
 
 
 @dataclass(kw_only=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlgym_tui.stream import events as ev
+from mlgym_tui.stream.types import Author, Mode
 
 class Changed(enum.Flag):
     """Which parts of an episode's view an event changed; a screen repaints only those, once per burst."""
@@ -34,7 +35,7 @@ class StepView:
     """One transcript card."""
 
     step: int
-    author: str = "agent"
+    author: Author = "agent"
     thought: str = ""
     action: str = ""
     observation: str = ""
@@ -59,8 +60,9 @@ class LiveStep:
     streaming: str = ""
     thinking: bool = False  # a model call is in flight
     retry: str | None = None
+    loading_library: bool = False  # the model call waits for the model library's import (first call of a session)
     action: str = ""
-    author: str = "agent"
+    author: Author = "agent"
     running: bool = False
 
 
@@ -78,7 +80,7 @@ class EpisodeModel:
     agent: str = ""
     engine: str = ""
     container: str = ""
-    mode: str = "auto"
+    mode: Mode = "auto"
     paused: bool = False
     max_steps: int = 0
     cost_limit: float = 0.0
@@ -148,6 +150,10 @@ class EpisodeModel:
         live.thinking, live.streaming, live.retry = True, "", None
         return TRANSCRIPT | STATUS
 
+    def _on_model_library_loading(self, e: ev.ModelLibraryLoading) -> Changed:
+        self._live(e.step).loading_library = not e.done
+        return TRANSCRIPT | STATUS
+
     def _on_token(self, e: ev.Token) -> Changed:
         live = self._live(e.step)
         live.streaming += e.text
@@ -155,7 +161,7 @@ class EpisodeModel:
 
     def _on_model_response(self, e: ev.ModelResponse) -> Changed:
         live = self._live(e.step)
-        live.thinking = False
+        live.thinking = live.loading_library = False
         live.streaming = e.content
         self.tokens_in += e.tokens_in
         self.tokens_out += e.tokens_out

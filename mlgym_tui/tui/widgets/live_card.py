@@ -27,6 +27,8 @@ class LiveCard(Static):
         elif live.action:
             head.append(" proposed ", style="bold reverse")
         parts.append(head)
+        if live.loading_library:
+            parts.append(Text("loading the model library (litellm: first model call of this session)…", style="yellow"))
         if live.retry:
             parts.append(Text(strip_escapes(live.retry), style="yellow"))
         if live.streaming:
