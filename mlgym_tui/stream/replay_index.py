@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from mlgym_tui.stream import events as ev
 from mlgym_tui.stream.model import EpisodeModel, LiveStep, StepView
+from mlgym_tui.stream.types import Mode
 
 SHELL_STEPS = 6  # the shell pane shows at most this many steps' output before the cursor...
 SHELL_CHARS = 24_000  # ...and at most about this much of it
@@ -25,7 +26,7 @@ class Snapshot:
     cost: float = 0.0
     tokens_in: int = 0
     tokens_out: int = 0
-    mode: str = "auto"
+    mode: Mode = "auto"
     paused: bool = False
     max_steps: int = 0
     cost_limit: float = 0.0
