@@ -176,9 +176,9 @@ class LLMPolicy:
             on_retry=lambda attempt, reason, wait: self.emit(
                 events.Retry(step=step, attempt=attempt, reason=reason, wait_s=wait)
             ),
+            on_loading=lambda done, seconds: self.emit(events.ModelLibraryLoading(step=step, done=done, seconds=seconds)),
         )
         self.api_calls += 1
-            on_loading=lambda done, seconds: self.emit(events.ModelLibraryLoading(step=step, done=done, seconds=seconds)),
         self.total_cost += reply.cost
         self.tokens_sent += reply.tokens_in
         self.tokens_received += reply.tokens_out
