@@ -42,28 +42,26 @@ def run_batch_cli(args) -> int:
 
 
 async def _run(args, names: list[str]) -> int:
-    from pathlib import Path
-
     from rich.console import Console
 
     from mlgym_tui.batch.runner import BatchError, BatchRunner
     from mlgym_tui.commands.common import fail
     from mlgym_tui.commands.run import with_gpus
     from mlgym_tui.config.agent import AgentConfigError
-    from mlgym_tui.config.settings import ConfigError, load_settings
+    from mlgym_tui.config.settings import ConfigError, get_settings, runs_dir
     from mlgym_tui.episode.controller import ControllerError
     from mlgym_tui.episode.session import resolve_agent
     from mlgym_tui.runtime.errors import RuntimeProblem
 
     console = Console(highlight=False)
     try:
-        settings = load_settings()
+        settings = get_settings()
         runtime = with_gpus(settings.runtime, args.gpus)
         tasks = resolve_tasks(names)
         agent = resolve_agent(args.agent, args.model, args.api_base, args.max_steps, args.cost_limit)
         runner = BatchRunner(  # checks the input before any engine is contacted
             tasks, agent, runs=args.runs or 1, parallel=args.parallel or 1,
-            runs_dir=Path(args.runs_dir or settings.runs_dir), engine=None, runtime=runtime, redo=args.redo,
+            runs_dir=runs_dir(args.runs_dir), engine=None, runtime=runtime, redo=args.redo,
             console=console, quiet=args.quiet,
         )
         from mlgym_tui.runtime.detect import connect

@@ -43,10 +43,10 @@ def check_engines(config) -> list:
 def run(args) -> int:
     from rich.console import Console
 
-    from mlgym_tui.config.settings import ConfigError, load_settings
+    from mlgym_tui.config.settings import ConfigError, get_settings
 
     try:
-        settings = load_settings()
+        settings = get_settings()
     except ConfigError as exc:
         return fail(str(exc))
     config = settings.runtime

@@ -34,10 +34,10 @@ def run(args) -> int:
             return open_ui(args.path, args.follow)
         import asyncio
 
-        from mlgym_tui.config.settings import load_settings
+        from mlgym_tui.config.settings import get_settings
         from mlgym_tui.episode.reexecute import reexecute
 
-        runtime = load_settings().runtime
+        runtime = get_settings().runtime
         report = asyncio.run(
             reexecute(args.path, args.engine or runtime.engine, runtime=runtime,
                       on_step=lambda i, step, d: print(f"step {i}: {'DIVERGED' if d else 'ok'} {step.action.splitlines()[0] if step.action.strip() else ''}", flush=True))

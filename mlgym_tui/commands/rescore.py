@@ -21,7 +21,7 @@ def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from mlgym_tui.config.settings import ConfigError, load_settings
+    from mlgym_tui.config.settings import ConfigError, get_settings
     from mlgym_tui.environment.rescore import rescore_folder, submission_folders
     from mlgym_tui.runtime.detect import connect
     from mlgym_tui.runtime.errors import RuntimeProblem
@@ -37,7 +37,7 @@ def run(args) -> int:
         task_id = config["task"]["id"]
     except (OSError, yaml.YAMLError, KeyError, TypeError):
         return fail(f"{run_dir}/config.yaml does not name the run's task; rescore a run directory that mlgym-tui wrote", 2)
-    settings = load_settings()
+    settings = get_settings()
     try:
         task = load_registry(args.tasks_dir, Path(args.tasks_root) if args.tasks_root else None).get(task_id)
         engine = connect(args.engine or settings.runtime.engine, settings.runtime)

@@ -53,12 +53,12 @@ def _check_baselines(tasks, engine_name: str | None, console) -> int:
 
     from rich.table import Table
 
-    from mlgym_tui.config.settings import load_settings
+    from mlgym_tui.config.settings import get_settings
     from mlgym_tui.environment.baseline_check import BaselineCheck, check_task
     from mlgym_tui.runtime.detect import connect
     from mlgym_tui.runtime.errors import RuntimeProblem
 
-    settings = load_settings()
+    settings = get_settings()
     try:
         engine = connect(engine_name or settings.runtime.engine, settings.runtime)
     except RuntimeProblem as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mlgym_tui.stream.types import EngineChoice
@@ -13,32 +12,48 @@ DEFAULT_IMAGE = "mlgym-tui-task:latest"
 
 
 class ShellLimits(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
-    command_timeout: float = Field(1800.0, gt=0, description="seconds a command may run in total")
-    no_output_timeout: float = Field(600.0, gt=0, description="seconds a command may stay silent")
-    interrupt_grace: float = Field(3.0, gt=0, description="seconds between SIGINT and SIGKILL")
+    command_timeout: float = Field(1800.0, gt=0)
+    """Seconds a command may run in total before it is interrupted."""
+    no_output_timeout: float = Field(600.0, gt=0)
+    """Seconds a command may stay silent before it is interrupted."""
+    interrupt_grace: float = Field(3.0, gt=0)
+    """Seconds between SIGINT and SIGKILL when a command is interrupted."""
     output_head_bytes: int = Field(50_000, ge=1_000)
+    """Bytes kept from the start of a long output (the agent sees head and tail)."""
     output_tail_bytes: int = Field(50_000, ge=1_000)
-    max_output_bytes: int = Field(200_000_000, ge=10_000, description="output after which the command is stopped")
+    """Bytes kept from the end of a long output."""
+    max_output_bytes: int = Field(200_000_000, ge=10_000)
+    """Output after which the command is stopped."""
 
 
 class RuntimeConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     engine: EngineName = "auto"
+    """Container engine: auto (Docker, then Podman), docker, podman or local (no container; scores unisolated)."""
     image: str = DEFAULT_IMAGE
+    """Task image for tasks that name none (build it with `mlgym-tui image build`)."""
     docker_host: str | None = None
+    """Docker's API address, tried first (e.g. tcp://host:2375); then $MLGYM_DOCKER_HOST, $DOCKER_HOST, /var/run/docker.sock."""
     podman_host: str | None = None
+    """Podman's API address, tried first; then $MLGYM_PODMAN_HOST, $CONTAINER_HOST, the user's (or root's) socket."""
     memory: str = "4g"
+    """Memory limit of each container (Docker's forms: 512m, 4g)."""
     cpus: float = Field(1.0, gt=0)
+    """CPUs each container may use."""
     pids: int = Field(512, ge=16)
+    """Processes each container may run at once."""
     network: bool = False
-    gpus: str | None = Field(None, description='GPUs for task and evaluation containers: "all", a count ("2") or '
-                                               'device ids ("0,1"); none by default')
-    wheels_dir: str | None = Field(None, description="a folder of wheels (mlgym-tui image wheels) that tasks' "
-                                                     "packages are installed from, with no package index")
+    """Whether the agent's container has a network (tasks may ask for one)."""
+    gpus: str | None = None
+    """GPUs for task and evaluation containers: "all", a count ("2") or device ids ("0,1"); none by default
+    (also --gpus on run)."""
+    wheels_dir: str | None = None
+    """A folder of wheels (mlgym-tui image wheels) that tasks' packages are installed from, with no package index."""
     shell: ShellLimits = Field(default_factory=ShellLimits)
+    """Limits of the agent's shell commands (the `runtime.shell.*` rows)."""
 
     @field_validator("gpus")
     @classmethod

@@ -1,14 +1,25 @@
-"""App settings: one YAML file in the user's config directory (MLGYM_TUI_CONFIG_DIR overrides it)."""
+"""App settings: one YAML file in the user's config directory (MLGYM_TUI_CONFIG_DIR overrides it).
+
+`get_settings()` is the one way in: the file at `settings_path()` read and validated once (again only when the
+file changes), cached. Tests point it elsewhere with `use_settings(AppSettings(...) | path)` and back with
+`use_settings(None)`. `python -m mlgym_tui.config.settings --write-readme README.md` regenerates the README's
+settings table from the field docstrings below.
+"""
 
 from __future__ import annotations
 
-import os
+import threading
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mlgym_tui.config.paths import config_dir, settings_path
 from mlgym_tui.config.runtime import RuntimeConfig
+
+__all__ = ["AppSettings", "ConfigError", "config_dir", "get_settings", "read_settings", "runs_dir",
+           "settings_path", "settings_table", "use_settings"]
 
 
 class ConfigError(Exception):
@@ -16,25 +27,20 @@ class ConfigError(Exception):
 
 
 class AppSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Everything settings.yaml may hold; a key it does not know is an error naming the key."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    """Container engine, task image and the limits every container gets (the `runtime.*` rows)."""
     runs_dir: str = "runs"
+    """Folder run directories are written to and past runs read from (`~` expanded); `--runs-dir` overrides it."""
     task_dirs: list[str] = Field(default_factory=list)
+    """More task folders or task files; a task there replaces a bundled one of the same id."""
     theme: str = "mlgym-dark"
-    keymap: dict[str, str] = Field(default_factory=dict)  # binding id -> keys, e.g. {"pause": "ctrl+p"}
-
-
-def config_dir() -> Path:
-    if os.environ.get("MLGYM_TUI_CONFIG_DIR"):
-        return Path(os.environ["MLGYM_TUI_CONFIG_DIR"])
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("mlgym-tui"))
-
-
-def settings_path() -> Path:
-    return config_dir() / "settings.yaml"
+    """TUI theme by name: bundled (mlgym-dark, mlgym-light), Textual's own, or a YAML file in `<config dir>/themes/`."""
+    keymap: dict[str, str] = Field(default_factory=dict)
+    """Binding id -> keys, e.g. `{pause: ctrl+p}`; the help screen (F1) lists every id."""
 
 
 def describe_validation_error(path: Path | str, exc: ValidationError) -> str:
@@ -59,11 +65,127 @@ def load_yaml_mapping(path: Path) -> dict:
     return data
 
 
-def load_settings(path: Path | None = None) -> AppSettings:
-    path = path or settings_path()
+def read_settings(path: Path) -> AppSettings:
+    """One settings file read and validated (no cache); a missing file is the defaults."""
     if not path.exists():
         return AppSettings()
     try:
         return AppSettings.model_validate(load_yaml_mapping(path))
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(path, exc)) from None
+
+
+_lock = threading.Lock()
+_override: AppSettings | Path | None = None
+_cached: tuple[tuple, AppSettings] | None = None
+
+
+def _stamp(path: Path) -> tuple:
+    try:
+        stat = path.stat()
+    except OSError:
+        return (str(path), None)
+    return (str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def get_settings() -> AppSettings:
+    """The settings, read once and cached (read again only when the file, or the path, changes).
+
+    Raises ConfigError naming the file, the field and what was expected."""
+    global _cached
+    if isinstance(_override, AppSettings):
+        return _override
+    path = _override if _override is not None else settings_path()
+    stamp = _stamp(path)
+    with _lock:
+        if _cached is not None and _cached[0] == stamp:
+            return _cached[1]
+        loaded = read_settings(path)
+        _cached = (stamp, loaded)
+        return loaded
+
+
+def use_settings(value: AppSettings | Path | str | None) -> None:
+    """Point `get_settings` at a settings object or another file (tests); None goes back to `settings_path()`."""
+    global _override, _cached
+    with _lock:
+        _override = Path(value) if isinstance(value, str) else value
+        _cached = None
+
+
+def runs_dir(override: str | Path | None = None) -> Path:
+    """Where runs go: the override (a --runs-dir) if given, else the settings' runs_dir; `~` expanded."""
+    return Path(override or get_settings().runs_dir).expanduser()
+
+
+# ------------------------------------------------------------------ the README's table, from the field docstrings
+
+def _kind(annotation: Any) -> str:
+    """A field's type as a person reads it: 'auto | docker', 'string or null', 'list of string'."""
+    import types
+    import typing
+
+    names = {str: "string", int: "integer", float: "number", bool: "boolean", type(None): "null"}
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal:
+        return " | ".join(str(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_kind(a) for a in args)
+    if origin is list:
+        return f"list of {_kind(args[0])}"
+    if origin is dict:
+        return f"mapping {_kind(args[0])} -> {_kind(args[1])}"
+    return names.get(annotation, getattr(annotation, "__name__", str(annotation)))
+
+
+def _rows(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str, str]]:
+    rows = []
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{name}"
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            rows.append((key, "mapping", "", field.description or ""))
+            rows += _rows(annotation, key + ".")
+            continue
+        default = yaml.safe_dump(field.get_default(call_default_factory=True), default_flow_style=True)
+        rows.append((key, _kind(annotation), default.removesuffix("\n").removesuffix("\n...").strip(),
+                     field.description or ""))
+    return rows
+
+
+def settings_table() -> str:
+    """The settings as a Markdown table: key, type, default and what it does (the field docstrings)."""
+    lines = ["| key | type | default | what it does |", "|---|---|---|---|"]
+    for key, kind, default, doc in _rows(AppSettings):
+        cells = [f"`{key}`", kind.replace("|", "\\|"), f"`{default}`" if default else "",
+                 " ".join(doc.split()).replace("|", "\\|")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+README_START = "<!-- settings-table: generated by `python -m mlgym_tui.config.settings --write-readme README.md` -->"
+README_END = "<!-- /settings-table -->"
+
+
+def readme_with_table(text: str) -> str:
+    """README text with the block between the markers replaced by `settings_table()`."""
+    start, end = text.index(README_START) + len(README_START), text.index(README_END)
+    return text[:start] + "\n" + settings_table() + text[end:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="print the settings table, or write it into a README")
+    parser.add_argument("--write-readme", metavar="README", default=None)
+    args = parser.parse_args(argv)
+    if args.write_readme:
+        path = Path(args.write_readme)
+        path.write_text(readme_with_table(path.read_text(encoding="utf-8")), encoding="utf-8")
+    else:
+        print(settings_table(), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

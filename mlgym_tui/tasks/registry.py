@@ -1,12 +1,17 @@
-"""Finding tasks: the bundled tasks/ folder, extra directories from settings, and single files."""
+"""Finding tasks: the bundled tasks/ folder, extra directories from settings, and single files.
+
+Importing this module is cheap (the task browser's first paint imports it): the task models (pydantic) and the
+settings come in when tasks are read, on the browser's worker thread.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mlgym_tui.config.settings import ConfigError
-from mlgym_tui.config.task import TaskConfig, load_task
+if TYPE_CHECKING:
+    from mlgym_tui.config.task import TaskConfig
 
 BUNDLED = Path(__file__).resolve().parents[2] / "tasks"
 
@@ -22,6 +27,9 @@ class TaskRegistry:
         return source_label(task)
 
     def get(self, task_id: str) -> TaskConfig:
+        from mlgym_tui.config.settings import ConfigError
+        from mlgym_tui.config.task import load_task
+
         if task_id in self.tasks:
             return self.tasks[task_id]
         path = Path(task_id)
@@ -31,6 +39,9 @@ class TaskRegistry:
         raise ConfigError(f"unknown task {task_id!r} (known: {known}); see `mlgym-tui tasks`")
 
     def add_file(self, path: Path, root: Path | None = None) -> None:
+        from mlgym_tui.config.settings import ConfigError
+        from mlgym_tui.config.task import load_task
+
         try:
             task = load_task(path, root)
         except ConfigError as exc:
@@ -58,14 +69,14 @@ def source_label(task: TaskConfig) -> str:
 def load_registry(extra: list[str | Path] = (), tasks_root: Path | None = None, include_bundled: bool = True) -> TaskRegistry:
     """All tasks: bundled ones, then settings' task_dirs, then each extra directory or file (--tasks-dir); a
     later source's task replaces an earlier one of the same id, with a notice."""
-    from mlgym_tui.config.settings import load_settings
+    from mlgym_tui.config.settings import ConfigError, get_settings
 
     registry = TaskRegistry()
     if include_bundled:
         registry.add_dir(BUNDLED, BUNDLED.parent)
     sources: list[str | Path] = []
     try:
-        sources += load_settings().task_dirs
+        sources += get_settings().task_dirs
     except ConfigError as exc:
         registry.problems.append(str(exc))
     sources += list(extra)

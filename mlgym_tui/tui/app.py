@@ -42,24 +42,25 @@ class MLGymApp(App):
         self.keymap_settings: dict[str, str] = {}
         self.default_engine = "auto"
         self.startup_problems: list[str] = []
+        self._settings_problems: set[str] = set()  # each malformed-settings message is shown once
         if deterministic:
             self.animation_level = "none"
 
     # ---------------------------------------------------------------- start-up
 
     def load_config(self) -> str:
-        """Theme and keymap, read before the first paint; every problem becomes a notification.
+        """Theme and keymap, before the first paint; every problem becomes a notification.
 
-        Only `theme` and `keymap` are read here, straight from the YAML (cheap); the full, validated settings
-        (pydantic) are loaded on the task browser's worker thread by `apply_settings`.
-        """
+        The settings (pydantic, ~0.1 s to import) are read here only when a settings file exists, so that its
+        theme is in the first frame; without one there is nothing to read, the defaults hold, and the settings
+        object is built on the task browser's worker thread after the first paint."""
+        from mlgym_tui.config.paths import settings_path
+
         theme = DEFAULT_THEME
-        raw = self._raw_settings()
-        if isinstance(raw.get("theme"), str):
-            theme = raw["theme"]
-        keymap = raw.get("keymap")
-        if isinstance(keymap, dict):
-            self.keymap_settings = {str(k): str(v) for k, v in keymap.items()}
+        if settings_path().is_file():
+            current = self.load_settings()
+            if current is not None:
+                theme = current.theme
         themes, problems = discover_themes(self.theme_folders)
         self.startup_problems += problems
         for found in themes:
@@ -69,32 +70,33 @@ class MLGymApp(App):
             theme = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
         return theme
 
-    def _raw_settings(self) -> dict:
-        import yaml
+    def load_settings(self):
+        """The settings (get_settings: read once, cached) applied: runs folder, engine default, keymap.
 
-        from mlgym_tui.tui.themes import user_theme_dir
+        Safe from a worker thread; a malformed file becomes one notification and the defaults hold."""
+        import threading
 
-        path = user_theme_dir().parent / "settings.yaml"
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
-        except (OSError, yaml.YAMLError):
-            return {}  # the validated load reports it
-        return data if isinstance(data, dict) else {}
-
-    def load_settings(self) -> None:
-        """Validated settings (worker thread): runs folder and engine default; problems are notified."""
-        from mlgym_tui.config.settings import ConfigError, load_settings
+        from mlgym_tui.config.settings import ConfigError, get_settings, runs_dir
 
         try:
-            settings = load_settings()
+            current = get_settings()
         except ConfigError as exc:
-            self.call_from_thread(self.notify, str(exc), title="config", severity="warning", timeout=10)
-            return
-        self.default_engine = settings.runtime.engine or "auto"
+            if str(exc) not in self._settings_problems:
+                self._settings_problems.add(str(exc))
+                if threading.current_thread() is threading.main_thread():
+                    self.startup_problems.append(str(exc))
+                else:
+                    self.call_from_thread(self.notify, str(exc), title="config", severity="warning", timeout=10)
+            return None
+        self.default_engine = current.runtime.engine or "auto"
+        self.keymap_settings = dict(current.keymap)
         if self._runs_dir is None:
-            self._runs_dir = Path(settings.runs_dir).expanduser()
+            self._runs_dir = runs_dir()
+        return current
 
     def runs_dir(self) -> Path:
+        if self._runs_dir is None:
+            self.load_settings()
         return self._runs_dir or Path("runs")
 
     def on_mount(self) -> None:
@@ -119,18 +121,12 @@ class MLGymApp(App):
     def start_episode(self, request: EpisodeRequest) -> None:
         from mlgym_tui.tui.screens.episode import EpisodeScreen
 
-        runs_dir = self._runs_dir or self._settings_runs_dir()
-        if request.engine == "auto":  # `play` without --engine: the engine settings.yaml names, as the browser does
-            runtime = self._raw_settings().get("runtime")
-            engine = runtime.get("engine") if isinstance(runtime, dict) else None
-            if isinstance(engine, str) and engine in ENGINES:
-                request = replace(request, engine=engine)
+        runs_dir = self.runs_dir()
+        if request.engine == "auto":  # `play` without --engine: the settings' engine, as the browser does
+            self.load_settings()
+            if self.default_engine in ENGINES:
+                request = replace(request, engine=self.default_engine)
         self.push_screen(EpisodeScreen(starter=make_starter(request, runs_dir, **self.episode_options)))
-
-    def _settings_runs_dir(self) -> Path:
-        """settings.yaml's runs_dir (read cheaply: `play` starts its episode before the validated settings load)."""
-        value = self._raw_settings().get("runs_dir")
-        return Path(value).expanduser() if isinstance(value, str) and value else Path("runs")
 
     # ---------------------------------------------------------------- actions
 
@@ -156,15 +152,9 @@ class MLGymApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help: all keys", "List every binding and its id", self.action_help)
-        seen: set[str] = set()
-        for key, active in screen.active_bindings.items():
-            binding = active.binding
-            if not binding.description or binding.id in seen or binding.action in ("quit", "help", "command_palette"):
-                continue
-            seen.add(binding.id or binding.action)
-            node, action = active.node, binding.action
+        for action, key, node in palette_entries(screen.active_bindings.items()):  # the registry's, active here
 
-            def run(node=node, action=action) -> None:
+            def run(node=node, action=action.action) -> None:
                 self.call_later(self.run_action, action, node)
 
-            yield SystemCommand(binding.description, f"key: {key}", run)
+            yield SystemCommand(action.description, f"key: {key}", run)

@@ -19,7 +19,7 @@ _FIELDS = {f.name for f in dataclasses.fields(Theme)}
 
 
 def user_theme_dir() -> Path:
-    from mlgym_tui.config.settings import config_dir
+    from mlgym_tui.config.paths import config_dir
 
     return config_dir() / "themes"
 

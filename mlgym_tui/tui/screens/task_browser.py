@@ -6,6 +6,7 @@ from textual.app import ComposeResult
 from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label
 
@@ -54,7 +55,8 @@ class TaskBrowser(Screen):
         self.sub_title = f"{len(self.tasks)} tasks" if self.loaded else "loading tasks…"
         self.refilter("")
         self.query_one(TaskTable).focus()
-        self.run_worker(self.load_tasks, name="task-registry", group="tasks", thread=True)
+        # after the first paint: the worker's imports (pydantic, the task models) would hold the GIL against it
+        self.call_after_refresh(self.run_worker, self.load_tasks, name="task-registry", group="tasks", thread=True)
 
     def load_tasks(self) -> None:
         """Worker thread: validated settings, then the task registry (unless tasks were given)."""
@@ -74,7 +76,10 @@ class TaskBrowser(Screen):
         self.sub_title = f"{len(self.tasks)} tasks"
         self.shown = list(tasks.values())
         self.selected = self.shown[0] if self.shown else None
-        self.refilter(self.query_one("#task-filter", Input).value)
+        try:
+            self.refilter(self.query_one("#task-filter", Input).value)
+        except NoMatches:  # the app quit while the tasks were read: the screen's widgets are gone
+            return
         self.tasks_ready()
 
     def tasks_ready(self) -> None:
@@ -91,7 +96,10 @@ class TaskBrowser(Screen):
 
     def set_runs(self, runs: dict) -> None:
         self.runs_by_task = runs
-        self.show_task(self.selected)
+        try:
+            self.show_task(self.selected)
+        except NoMatches:  # the app quit while the runs were read: the screen's widgets are gone
+            pass
 
     def refilter(self, query: str) -> None:
         self.shown = self.query_one(TaskTable).show(list(self.tasks.values()), query)
