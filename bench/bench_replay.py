@@ -33,7 +33,7 @@ CHILD = r"""
 import sys, time, json
 t0 = float(sys.argv[1])
 from mlgym_tui.tui.app import MLGymApp
-from mlgym_tui.tui.screens.replay import ReplayScreen
+from mlgym_tui.tui.replay.screen import ReplayScreen
 
 screen = ReplayScreen(sys.argv[2])
 app = MLGymApp(deterministic=True, start_screen=screen)
@@ -142,7 +142,7 @@ async def keypress(presses: int, steps: int) -> None:
     from mlgym_tui.trajectory import load_run
     from mlgym_tui.tui.app import MLGymApp
     from mlgym_tui.tui.sample_events import T0
-    from mlgym_tui.tui.screens.replay import ReplayScreen
+    from mlgym_tui.tui.replay.screen import ReplayScreen
     from mlgym_tui.tui.widgets.shell_view import ShellView
     from mlgym_tui.tui.widgets.status_bar import StatusBar
     from mlgym_tui.tui.widgets.step_card import StepCard

@@ -9,7 +9,7 @@ from replay_helpers import write_run
 
 from mlgym_tui.tui.app import MLGymApp
 from mlgym_tui.tui.sample_events import T0
-from mlgym_tui.tui.screens.replay import ReplayScreen
+from mlgym_tui.tui.replay.screen import ReplayScreen
 from mlgym_tui.tui.screens.task_browser import TaskBrowser
 from mlgym_tui.tui.widgets.step_card import StepCard
 from mlgym_tui.tui.widgets.timeline import Timeline

@@ -17,7 +17,9 @@ from replay_helpers import replay_events, write_run
 from mlgym_tui.episode.session import start_episode
 from mlgym_tui.trajectory import load_run
 from mlgym_tui.tui.app import MLGymApp
-from mlgym_tui.tui.screens.replay import ForkEpisodeScreen, ReplayScreen, TextReport
+from mlgym_tui.tui.replay.dialogs import TextReport
+from mlgym_tui.tui.replay.fork_screen import ForkEpisodeScreen
+from mlgym_tui.tui.replay.screen import ReplayScreen
 from mlgym_tui.tui.screens.task_browser import TaskBrowser
 
 SIZE = (120, 40)

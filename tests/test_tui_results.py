@@ -111,7 +111,7 @@ async def test_results_screen_from_browser_table_aup_problems_charts_and_jumps(t
         assert any(ch in best for ch in "⠁⠂⠄⡀⠈⠐⠠⢀⣀⠉")  # braille dots: the lines themselves
 
         # enter on a score opens the run that achieved it, in the replay screen
-        from mlgym_tui.tui.screens.replay import ReplayScreen
+        from mlgym_tui.tui.replay.screen import ReplayScreen
 
         await move_to(pilot, screen, "battleOfSexes", "m-alpha")
         await pilot.press("enter")

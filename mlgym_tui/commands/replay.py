@@ -56,7 +56,7 @@ def open_ui(path: str, follow: bool) -> int:
     if not Path(path).exists():
         return fail(f"{path}: no such file or directory; expected a run directory, events.jsonl or .traj", 2)
     from mlgym_tui.tui.app import MLGymApp
-    from mlgym_tui.tui.screens.replay import ReplayScreen
+    from mlgym_tui.tui.replay.screen import ReplayScreen
 
     MLGymApp(start_screen=ReplayScreen(path, follow=follow)).run()
     return 0

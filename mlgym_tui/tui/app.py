@@ -7,11 +7,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from textual.app import App, SystemCommand
-from textual.binding import Binding
 from textual.events import DescendantFocus
 from textual.screen import Screen
 
 from mlgym_tui.stream.types import ENGINES
+from mlgym_tui.tui.actions import bindings_for, palette_entries
 from mlgym_tui.tui.episode_request import EpisodeRequest, make_starter
 from mlgym_tui.tui.themes import DEFAULT_THEME, discover_themes
 
@@ -19,14 +19,7 @@ from mlgym_tui.tui.themes import DEFAULT_THEME, discover_themes
 class MLGymApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "MLGym"
-    BINDINGS = [
-        Binding("q", "quit", "Quit", id="quit"),
-        Binding("ctrl+q", "quit", "Quit", id="quit_now", show=False, priority=True),
-        Binding("f1", "help", "Help", id="help", priority=True),
-        Binding("question_mark", "help", "Help", id="help_alt", show=False),
-        Binding("ctrl+t", "pick_theme", "Theme", id="theme", show=False),
-        Binding("R", "results", "Results across runs", id="results", show=False),
-    ]
+    BINDINGS = bindings_for("app")
 
     def __init__(self, *, request: EpisodeRequest | None = None, tasks: dict | None = None,
                  runs_dir: Path | None = None, deterministic: bool = False, theme_folders: list[Path] | None = None,

@@ -11,51 +11,23 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, TextArea
 
 from mlgym_tui.stream import events as ev
-from mlgym_tui.stream.model import METRICS, PENDING, SHELL, STATUS, TRANSCRIPT, Changed, EpisodeModel
+from mlgym_tui.stream.model import METRICS, PENDING, STATUS, TRANSCRIPT, Changed, EpisodeModel
+from mlgym_tui.tui.actions import bindings_for
 from mlgym_tui.tui.screens.prompt import PromptScreen
-from mlgym_tui.tui.widgets.metrics_pane import MetricsPane
+from mlgym_tui.tui.widgets.episode_body import EpisodeBody
 from mlgym_tui.tui.widgets.pending_action import PendingAction
 from mlgym_tui.tui.widgets.shell_pane import ShellPane
 from mlgym_tui.tui.widgets.status_bar import StatusBar
-from mlgym_tui.tui.widgets.transcript import Transcript
 
 FLUSH_S = 0.05
 Starter = Callable[[], Awaitable[Any]]  # returns a started Controller
 
-EPISODE_BINDINGS = [
-    Binding("p", "pause", "Pause/resume", id="pause"),
-    Binding("n", "step_once", "Step once", id="step_once"),
-    Binding("f2", "set_mode('auto')", "Auto", id="mode_auto", priority=True),
-    Binding("f3", "set_mode('confirm')", "Confirm", id="mode_confirm", priority=True),
-    Binding("f4", "set_mode('human')", "Human", id="mode_human", priority=True),
-    Binding("ctrl+o", "take_over", "Take over/hand back", id="take_over", priority=True),
-    Binding("i", "inject", "Inject command", id="inject"),
-    Binding("m", "message", "Message agent", id="message"),
-    Binding("ctrl+b", "interrupt", "Interrupt command", id="interrupt", priority=True),
-    Binding("ctrl+k", "stop", "Stop episode", id="stop", priority=True),
-    Binding("a", "approve", "Approve", id="approve"),
-    Binding("e", "edit", "Edit action", id="edit"),
-    Binding("ctrl+r", "run_edited", "Run edited", id="run_edited", show=False, priority=True),
-    Binding("r", "reject", "Reject", id="reject"),
-    Binding("l", "limit", "Set limit", id="limit", show=False),
-    Binding("f6", "toggle_terminal", "Terminal", id="terminal", show=False, priority=True),
-    Binding("1", "toggle_pane('transcript-pane')", "Transcript", id="toggle_transcript", show=False),
-    Binding("2", "toggle_pane('shell-pane')", "Shell", id="toggle_shell", show=False),
-    Binding("3", "toggle_pane('metrics-pane')", "Metrics", id="toggle_metrics", show=False),
-    Binding("z", "zoom", "Zoom pane", id="zoom", show=False),
-    Binding("escape", "back", "Back", id="back", show=False),
-]
-
-
 class EpisodeScreen(Screen):
-    BINDINGS = EPISODE_BINDINGS
-    LIVE = True  # events arrive while the screen is up (flushed on a timer) and the elapsed time ticks
+    BINDINGS = bindings_for("episode")
 
     def __init__(self, *, controller: Any = None, events: list[ev.Event] | None = None,
                  starter: Starter | None = None, clock: Callable[[], float] | None = None) -> None:
@@ -74,26 +46,20 @@ class EpisodeScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
-        with Horizontal(id="episode-body"):
-            with Vertical(id="transcript-pane", classes="pane"):
-                yield Transcript(self.model, id="transcript")
-                yield PendingAction(id="pending")
-            with Vertical(id="side-panes"):
-                yield ShellPane(id="shell-pane", classes="pane")
-                yield MetricsPane(self.model, id="metrics-pane", classes="pane")
+        yield EpisodeBody(self.model)
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(MetricsPane).clock = self.clock
+        self.body = self.query_one(EpisodeBody)
+        self.body.metrics.clock = self.clock
         self.render_dirty(STATUS | METRICS | TRANSCRIPT | PENDING)
         if self.initial_events:
             # after the first layout, so the shell's virtual terminal already has the pane's size
             self.call_after_refresh(self.feed, self.initial_events, True)
             self.initial_events = []
-        if self.LIVE:
-            self.set_interval(FLUSH_S, self.flush, name="episode-flush")
-            if not getattr(self.app, "deterministic", False):
-                self.set_interval(1.0, self.query_one(MetricsPane).refresh_figures, name="episode-clock")
+        self.set_interval(FLUSH_S, self.flush, name="episode-flush")
+        if not getattr(self.app, "deterministic", False):
+            self.set_interval(1.0, self.body.metrics.refresh_figures, name="episode-clock")
         if self.controller is not None:
             self.attach(self.controller)
         elif self.starter is not None:
@@ -146,14 +112,7 @@ class EpisodeScreen(Screen):
         self.render_dirty(self.model.apply_all(batch))
 
     def render_dirty(self, dirty: Changed) -> None:
-        if SHELL in dirty:
-            self.query_one(ShellPane).feed(self.model.drain_shell())
-        if TRANSCRIPT in dirty:
-            self.query_one(Transcript).sync()
-        if METRICS in dirty:
-            self.query_one(MetricsPane).refresh_all()
-        if PENDING in dirty:
-            self.query_one(PendingAction).show(self.model.pending)
+        self.body.render_dirty(dirty)
         if STATUS in dirty:
             self.update_status()
 
@@ -180,7 +139,7 @@ class EpisodeScreen(Screen):
         elif self.model.mode != "confirm" or getattr(c, "awaiting", None) not in (None, "approval"):
             self.model.pending = None
         self.update_status()
-        self.query_one(PendingAction).show(self.model.pending)
+        self.body.pending.show(self.model.pending)
 
     def update_status(self) -> None:
         m = self.model
@@ -210,10 +169,10 @@ class EpisodeScreen(Screen):
         title = "container shell" + (" — HUMAN: type the next command below" if m.mode == "human" else "")
         if title != self._shell_title:
             self._shell_title = title
-            self.query_one(ShellPane).set_title(title)
+            self.body.shell.set_title(title)
             if m.mode == "human" and not isinstance(self.focused, Input):
                 # A person now types the actions: put the cursor where they go.
-                self.query_one("#shell-input", Input).focus()
+                self.body.shell_input.focus()
 
     # ---------------------------------------------------------------- controls
 
@@ -268,7 +227,7 @@ class EpisodeScreen(Screen):
             if c.mode == "human":
                 self._call("hand_back")
             elif self._call("take_over"):
-                self.query_one("#shell-input", Input).focus()
+                self.body.shell_input.focus()
 
     def action_inject(self) -> None:
         if self._live():
@@ -314,19 +273,19 @@ class EpisodeScreen(Screen):
 
     def action_approve(self) -> None:
         self.sync_from_controller()
-        self.query_one(PendingAction).approve()
+        self.body.pending.approve()
 
     def action_edit(self) -> None:
         self.sync_from_controller()
-        self.query_one(PendingAction).edit()
+        self.body.pending.edit()
 
     def action_run_edited(self) -> None:
         if self.query_one("#pending-editor", TextArea).display:
-            self.query_one(PendingAction).edit()
+            self.body.pending.edit()
 
     def action_reject(self) -> None:
         self.sync_from_controller()
-        self.query_one(PendingAction).reject()
+        self.body.pending.reject()
 
     def on_pending_action_approved(self, message: PendingAction.Approved) -> None:
         self._call("approve")
@@ -358,7 +317,7 @@ class EpisodeScreen(Screen):
         if panes:
             for pane in panes:
                 pane.remove()
-            self.query_one("#shell-input", Input).focus()
+            self.body.shell_input.focus()
             return
         container = getattr(getattr(self.controller, "env", None), "container", None)
         if container is None or getattr(self.controller, "done", False):
@@ -375,19 +334,10 @@ class EpisodeScreen(Screen):
         self.notify(f"terminal closed: {message.reason}", timeout=4)
 
     def action_toggle_pane(self, pane_id: str) -> None:
-        pane = self.query_one(f"#{pane_id}")
-        pane.display = not pane.display
+        self.body.toggle_pane(pane_id)
 
     def action_zoom(self) -> None:
-        if self.maximized is not None:
-            self.minimize()
-            return
-        focused = self.focused
-        node = focused
-        while node is not None and "pane" not in node.classes:
-            node = node.parent
-        if node is not None:
-            self.maximize(node, container=False)
+        self.body.zoom()
 
     def action_back(self) -> None:
         if self.maximized is not None:

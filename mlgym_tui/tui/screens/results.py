@@ -8,12 +8,12 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from mlgym_tui.evaluation.results_table import trust_mark
+from mlgym_tui.tui.actions import bindings_for
 from mlgym_tui.tui.widgets.profile_chart import ProfileChart
 
 INFEASIBLE = "*"
@@ -42,13 +42,7 @@ def _relative(path: Path, roots: list[Path]) -> str:
 
 
 class ResultsScreen(Screen):
-    BINDINGS = [
-        Binding("enter", "open_best", "Open best run", id="results_open_best", show=False),
-        Binding("o", "open_best", "Open best run", id="results_open"),
-        Binding("l", "open_last", "Open last-attempt run", id="results_open_last"),
-        Binding("f5", "reload", "Reload", id="results_reload"),
-        Binding("escape", "back", "Back", id="results_back"),
-    ]
+    BINDINGS = bindings_for("results")
     DEFAULT_CSS = """
     #results-body { height: 1fr; }
     #results-left { width: 3fr; }
@@ -241,7 +235,7 @@ class ResultsScreen(Screen):
     def open_run(self, path: Path) -> None:
         """The replay screen when the app has one; otherwise the episode screen fed the recorded events."""
         try:
-            from mlgym_tui.tui.screens.replay import ReplayScreen
+            from mlgym_tui.tui.replay.screen import ReplayScreen
         except ImportError:
             ReplayScreen = None  # noqa: N806
         if ReplayScreen is not None:

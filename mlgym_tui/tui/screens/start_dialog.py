@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
+from mlgym_tui.tui.actions import bindings_for
 from mlgym_tui.tui.episode_request import ENGINES, MODES, EpisodeRequest, agent_choices
 
 
 class StartDialog(ModalScreen[EpisodeRequest | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="start_cancel")]
+    BINDINGS = bindings_for("start_dialog")
 
     def __init__(self, task_id: str, engine: str = "auto", mode: str = "auto") -> None:
         super().__init__()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.actions import SkipAction
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label
 
+from mlgym_tui.tui.actions import bindings_for
 from mlgym_tui.tui.episode_request import EpisodeRequest
 from mlgym_tui.tui.runs_index import index_runs, rows_for
 from mlgym_tui.tui.screens.start_dialog import StartDialog
@@ -19,14 +19,7 @@ from mlgym_tui.tui.widgets.task_table import TaskTable
 
 
 class TaskBrowser(Screen):
-    BINDINGS = [
-        Binding("s", "start", "Start episode", id="start_episode"),
-        Binding("h", "start_human", "Human episode", id="start_human"),
-        # priority: handled as the key arrives, so the keys typed after it already go to the filter
-        Binding("slash", "focus_filter", "Filter", id="filter", priority=True),
-        Binding("f5", "reload_runs", "Reload runs", id="reload_runs"),
-        Binding("o", "open_run", "Open run", id="open_run"),
-    ]
+    BINDINGS = bindings_for("task_browser")
 
     def __init__(self, tasks: dict | None, problems: list[str] | None = None) -> None:
         super().__init__()
@@ -166,6 +159,6 @@ class TaskBrowser(Screen):
 
     def open_replay(self, path) -> None:
         if path:
-            from mlgym_tui.tui.screens.replay import ReplayScreen
+            from mlgym_tui.tui.replay.screen import ReplayScreen
 
             self.app.push_screen(ReplayScreen(path))

@@ -5,16 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DirectoryTree, Input, Label
+
+from mlgym_tui.tui.actions import bindings_for
 
 
 class FilePicker(ModalScreen[Path | None]):
     """Dismisses with the chosen path (a run directory, events.jsonl or .traj), or None."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="picker_cancel")]
+    BINDINGS = bindings_for("file_picker")
     CSS = """
     FilePicker { align: center middle; }
     #picker-box { width: 90; height: 80%; border: thick $primary; background: $surface; padding: 0 1; }

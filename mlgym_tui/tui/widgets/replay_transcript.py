@@ -4,7 +4,7 @@ Mounting a card widget completes a frame later than the key press that asked for
 the pane out again, so a replay keeps its cards and points them at other steps. A step that some card already
 shows keeps that card (a one-step move re-renders a single card). The cards the pane shows (those nearest the
 cursor) are filled at once; cards for steps above the pane, out of sight, are filled once the cursor has rested.
-The pane is anchored to its end, where the cursor's card is.
+The pane is anchored to its end, where the cursor's card is, and marks the cursor's card (and a search match in it).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class ReplayTranscript(Transcript):
         super().__init__(model, id=id)
         self.pool: list[StepCard] = []  # every card ever mounted here, in the order they stand in the pane
         self._fill_timer = None
+        self.highlighted: StepCard | None = None  # the cursor's card
 
     def on_mount(self) -> None:
         self.anchor()
@@ -101,6 +102,31 @@ class ReplayTranscript(Transcript):
             self._fill_timer = None
         if later:
             self._fill_timer = self.set_timer(FILL_AFTER_S, lambda: self.sync(everything=True), name="replay-fill")
+
+    def mark_cursor(self, step: StepView | None, search: str = "") -> None:
+        """Mark the card showing `step` as the cursor's, highlight `search` in it (unfolding the observation when the
+        match is there) and clear both from the card marked before."""
+        card = self.card_showing(step) if step is not None else None
+        previous = self.highlighted
+        if previous is not None and previous is not card:
+            previous.remove_class("-cursor")
+            if previous.search:
+                previous.search = ""
+                previous.rerender()
+        self.highlighted = card
+        if card is None:
+            return
+        card.add_class("-cursor")
+        if card.search != search:
+            card.search = search  # highlighted, and a match the fold would hide is shown with its neighbours
+            card.rerender()
+        self.call_after_refresh(self.show_top_of_tall_card, card)
+
+    def show_top_of_tall_card(self, card: StepCard) -> None:
+        """The pane stays at its end, where the cursor's card is; a card taller than the pane is shown from its top
+        instead (its header: step, author, exit code)."""
+        if card is self.highlighted and card.outer_size.height > self.scrollable_content_region.height:
+            self.scroll_to_widget(card, animate=False, top=True)
 
     def cards_in_sight(self, wanted: list[tuple[int, StepView]]) -> int:
         """How many of the last steps it takes to fill the pane, by each card's least height."""

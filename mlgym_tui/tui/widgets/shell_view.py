@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pyte
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -21,6 +22,12 @@ class ShellView(Widget, can_focus=True):
     def feed(self, data: str) -> None:
         self.terminal.feed(data)
         self.refresh()
+
+    def replace(self, data: str) -> None:
+        """Show `data` on a cleared screen (a replay redraws the shell as it was at its cursor)."""
+        self.terminal.screen.reset()
+        self.terminal.screen.set_mode(pyte.modes.LNM)  # reset() clears it; the terminal sets it at creation
+        self.feed(data)
 
     def on_resize(self) -> None:
         width, height = self.content_size

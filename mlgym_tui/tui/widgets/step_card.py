@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from mlgym_tui.runtime.text import strip_escapes
 from mlgym_tui.stream.model import EpisodeModel, StepView
+from mlgym_tui.tui.actions import bindings_for
 
 FOLD_LINES = 8  # a folded observation shows this many lines from the start...
 FOLD_TAIL = 3  # ...and this many from the end
@@ -81,7 +82,7 @@ def thought_renderable(thought: str) -> Markdown | Text:
 class StepCard(Static, can_focus=True):
     """A rendered step. Enter (or a click) folds or unfolds a long observation."""
 
-    BINDINGS = []
+    BINDINGS = bindings_for("step_card")
 
     def __init__(self, step: StepView, model: EpisodeModel, index: int) -> None:
         super().__init__(classes="step-card")
@@ -111,7 +112,7 @@ class StepCard(Static, can_focus=True):
     def on_click(self) -> None:
         self.toggle()
 
-    def key_enter(self) -> None:
+    def action_toggle(self) -> None:
         self.toggle()
 
     def rerender(self) -> None:

@@ -1,7 +1,8 @@
 """The replay timeline: one cell per slice of the run, with markers for validations, failures and human steps.
 
 The cursor's cell is drawn reversed; a click jumps to the step under the mouse. The widget holds no run data of
-its own beyond the marker sets the replay screen gives it (`set_marks`) and the cursor (`cursor`, 1-based).
+its own beyond the marker sets the replay screen gives it (`set_marks`); the cursor (`cursor`, 1-based) and the
+caption are reactives the replay screen binds to its own.
 """
 
 from __future__ import annotations
@@ -32,21 +33,16 @@ class Timeline(Widget, can_focus=True):
         card: int
 
     cursor: reactive[int] = reactive(0)
+    caption: reactive[str] = reactive("")
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.total = 0
         self.marks: dict[str, set[int]] = {}
-        self.caption = ""
 
     def set_marks(self, total: int, marks: dict[str, set[int]]) -> None:
         self.total, self.marks = total, marks
         self.refresh()
-
-    def set_caption(self, caption: str) -> None:
-        if caption != self.caption:
-            self.caption = caption
-            self.refresh()
 
     def watch_cursor(self) -> None:
         self.refresh()

@@ -7,11 +7,11 @@ page the window back and forward through history.
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from mlgym_tui.stream.model import EpisodeModel
+from mlgym_tui.tui.actions import bindings_for
 from mlgym_tui.tui.widgets.live_card import LiveCard
 from mlgym_tui.tui.widgets.step_card import StepCard
 
@@ -19,10 +19,7 @@ WINDOW = 40
 
 
 class Transcript(VerticalScroll, can_focus=True):
-    BINDINGS = [
-        Binding("left_square_bracket", "earlier", "Earlier steps", id="transcript_earlier"),
-        Binding("right_square_bracket", "later", "Later steps", id="transcript_later"),
-    ]
+    BINDINGS = bindings_for("transcript")
 
     def __init__(self, model: EpisodeModel, *, id: str | None = None) -> None:
         super().__init__(id=id)

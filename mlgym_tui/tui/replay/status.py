@@ -1,0 +1,56 @@
+"""The replay's status line and timeline caption, as text (no UI): what the cursor, the filter, the search and
+follow mode show, most telling first (the status line is cut at the terminal's width)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlgym_tui.tui.replay.cursor import ReplayCursor
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+
+
+def is_human_run(run: Any, cursor: ReplayCursor) -> bool:
+    """A person's run: recorded as the human agent, or every step not replayed or rejected is a human's."""
+    index = cursor.index
+    return run.meta.agent == "human" or bool(index.humans and len(index.humans) == sum(
+        1 for s in index.cards if s.rejected is None and s.author != "replay"))
+
+
+def status_line(cursor: ReplayCursor, run: Any, *, follow: bool, warnings: list[str], exit_status: str | None,
+                human: bool) -> str:
+    index, meta = cursor.index, run.meta
+    parts = [f"step {cursor.card}/{index.total}"]
+    if follow:
+        parts.append("FOLLOWING")
+    if cursor.query:
+        parts.append(f"/{cursor.query}: {cursor.match_position() or '-'} of {len(cursor.matches)}")
+    if cursor.author_filter:
+        parts.append(f"filter: {cursor.author_filter}")
+    if human:
+        took = index.human_seconds()
+        parts.append("HUMAN baseline" + (f", first command → submission {format_duration(took)}"
+                                         if took is not None else " (not submitted)"))
+    if exit_status:
+        parts.append(f"ended: {exit_status}")
+    if warnings:
+        parts.append(f"⚠ {len(warnings)} warning(s)")
+    if meta.parent:
+        parts.append(f"fork of step {meta.fork_step}")
+    parts.append(f"task {meta.task_id}")
+    if not human:
+        parts.append(f"agent {meta.agent} ({meta.model})")
+    return " · ".join(parts)
+
+
+def timeline_caption(cursor: ReplayCursor) -> str:
+    index = cursor.index
+    step = index.cards[cursor.card - 1] if cursor.card else None
+    caption = f"step {step.step} [{step.author}]" if step else "no steps"
+    return (f"{caption}   ✗ failure {len(index.failures)}  ◆ validation {len(index.validations)}  "
+            f"H human {len(index.humans)}   ←/→ step  / search  x/v/u next failure/validation/human  f fork")
