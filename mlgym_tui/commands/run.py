@@ -141,7 +141,7 @@ async def run_single(
         except (NotImplementedError, RuntimeError, ValueError):
             pass
     console.print(f"run directory: {controller.run_dir}")
-    interactive = mode != "auto" or getattr(controller, "_agent_is_human", False) or controller.mode == "human"
+    interactive = mode != "auto" or controller.state.agent_is_person or controller.mode == "human"
     live_ok = console.is_terminal and not interactive and not quiet
     status = _Status(controller)
     controller.subscribe(status)
@@ -347,7 +347,7 @@ class _TerminalDriver:
         if not text:
             return
         if text in (":auto", ":confirm"):
-            if getattr(c, "_agent_is_human", False):
+            if c.state.agent_is_person:
                 self.console.print("this agent is a person; there is no model to hand back to", markup=False)
                 return
             c.set_mode(text[1:])
@@ -362,5 +362,5 @@ class _TerminalDriver:
         import asyncio
 
         await asyncio.sleep(0.05)
-        while not self.c.done and self.c.awaiting in ("approval", "human") and self.c._wake.is_set():
+        while not self.c.done and self.c.state.queued_commands:
             await asyncio.sleep(0.02)

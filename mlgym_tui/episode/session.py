@@ -8,14 +8,15 @@ subscribe first). Then `controller.start()` (a task) or `await controller.run()`
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from mlgym_tui.config.agent import AgentConfig, load_agent_config
 from mlgym_tui.config.task import TaskConfig
-from mlgym_tui.episode.controller import MODES, Controller, ControllerError
+from mlgym_tui.episode.controller import Controller, ControllerError
 from mlgym_tui.stream.events import StepRecorded
+from mlgym_tui.stream.types import MODES
 
 
 def resolve_agent(
@@ -77,6 +78,7 @@ async def start_episode(
     engine: Any = None,
     replay_steps: Sequence[Any] | None = None,
     recorder_options: dict[str, Any] | None = None,
+    recorder_wrapper: Callable[[Any], Any] | None = None,
 ) -> Controller:
     """A ready, not yet started Controller for one episode.
 
@@ -91,6 +93,10 @@ async def start_episode(
         raise ControllerError(f"unknown mode {mode!r}; use one of: {', '.join(MODES)}")
     task_config = resolve_task(task)
     agent = resolve_agent(agent_config, model_override, api_base, max_steps, cost_limit, wall_time_s)
+    if agent.policy == "llm":
+        from mlgym_tui.agents.model import preload_litellm
+
+        preload_litellm()  # seconds of import on a worker thread, while the engine and the container start
     if agent.policy == "human":
         mode = "human"
 
@@ -139,6 +145,8 @@ async def start_episode(
         "fork_step": len(prefix) if parent_str else None,
     }
     recorder = Recorder(run_dir, task_config.id, config, **(recorder_options or {}))
+    if recorder_wrapper is not None:  # e.g. bench/bench_loop.py times the recorder's calls
+        recorder = recorder_wrapper(recorder)
     env = MLGymEnvironment(task_config, engine, runtime, submissions_dir=run_dir / "submissions", memory=agent.memory)
 
     holder: list[Controller] = []
