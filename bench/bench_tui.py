@@ -31,18 +31,18 @@ cli.build_parser().parse_args([])
 from mlgym_tui.tui.app import MLGymApp
 from mlgym_tui.tui.screens.task_browser import TaskBrowser
 
+from mlgym_tui.tui.perf import watch_frames
+
 app = MLGymApp(deterministic=True)
 first_frame = []
-display = app._display
 
-def recording_display(screen, renderable):
+def on_frame(screen, renderable):
     # headless: every frame is still composited; note the first one that shows the task browser
     if renderable is not None and not first_frame and isinstance(screen, TaskBrowser):
         first_frame.append(time.time() - t0)
         first_frame.append("litellm" in sys.modules)
-    display(screen, renderable)
 
-app._display = recording_display
+watch_frames(app, on_frame)
 
 async def auto_pilot(pilot):
     while not first_frame or not getattr(pilot.app.screen, "loaded", False):
@@ -69,7 +69,7 @@ class Minimal(App):
 
 app = Minimal()
 first_frame = []
-display = app._display
+display = app._display  # as perf.watch_frames does, without importing mlgym_tui into the minimal app
 
 def recording_display(screen, renderable):
     if renderable is not None and not first_frame:
@@ -123,6 +123,7 @@ def startup(runs: int) -> None:
 
 async def keypress(presses: int, steps: int) -> None:
     from mlgym_tui.tui.app import MLGymApp
+    from mlgym_tui.tui.perf import watch_frames
     from mlgym_tui.tui.sample_events import T0, many_steps
     from mlgym_tui.tui.screens.episode import EpisodeScreen
 
@@ -141,14 +142,12 @@ async def keypress(presses: int, steps: int) -> None:
         screen.query_one("#transcript").focus()
         pane = screen.query_one("#metrics-pane")
         frames: list[tuple[float, bool]] = []  # (time a frame was composited, metrics pane shown in it)
-        display = app._display
 
-        def recording_display(target, renderable):
+        def on_frame(target, renderable):
             if renderable is not None:
                 frames.append((time.perf_counter(), pane.display))
-            display(target, renderable)
 
-        app._display = recording_display  # headless: frames are composited, just not written to a terminal
+        watch_frames(app, on_frame)  # headless: frames are composited, just not written to a terminal
         for i in range(presses):
             screen.feed(rest[i * 5:(i + 1) * 5])  # the episode keeps streaming while keys are pressed
             expected = not pane.display

@@ -1,58 +1,11 @@
-"""Garbage collection between key presses, not between a key press and its repaint.
+"""The garbage-collector tuning lives in mlgym_tui.tui.perf now (beside Textual's private-API uses).
 
-A replay keeps a long run in memory. Its objects are frozen out of the collector's way when it loads, but what
-Textual keeps besides (caches of rendered lines: tens of thousands of objects) made each full collection take
-20-45 ms, one about every seventh key press, and the middle generation's collections a few ms more on many.
-While a replay is on screen the automatic collector is held off: the young generations are collected once the
-cursor has rested a moment, everything once it has rested longer, and a long burst of keys (key repeat) still
-collects the young generations whenever they hold more than YOUNG_LIMIT objects, so memory stays bounded.
-Objects outside reference cycles are freed at once as always; only cycles wait. Reading a run holds the
-collector off too (nothing it builds is garbage), from its own thread: holds are counted.
+This name stays for the replay code that imports it: `mlgym_tui.tui.collector` IS the perf module (one module
+object, so hold counts and a patched YOUNG_LIMIT are shared), not a copy of its names.
 """
 
-from __future__ import annotations
+import sys
 
-import gc
-import threading
+from mlgym_tui.tui import perf
 
-YOUNG_LIMIT = 100_000  # tracked objects allocated since the last collection, beyond which one runs regardless
-
-_lock = threading.Lock()
-_holds = 0
-_enabled_before = True
-
-
-def hold() -> None:
-    global _holds, _enabled_before
-    with _lock:
-        if _holds == 0:
-            _enabled_before = gc.isenabled()
-            gc.disable()
-        _holds += 1
-
-
-def release() -> None:
-    global _holds
-    with _lock:
-        _holds = max(0, _holds - 1)
-        if _holds == 0 and _enabled_before:
-            gc.enable()
-
-
-def held() -> bool:
-    return _holds > 0
-
-
-def on_key() -> None:
-    if held() and gc.get_count()[0] > YOUNG_LIMIT:
-        gc.collect(1)
-
-
-def collect_young() -> None:
-    if held():
-        gc.collect(1)
-
-
-def collect_all() -> None:
-    if held():
-        gc.collect()
+sys.modules[__name__] = perf

@@ -20,13 +20,13 @@ from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
 from mlgym_tui.stream.model import EpisodeModel
 from mlgym_tui.stream.replay_index import ReplayIndex
 from mlgym_tui.tui import collector
 from mlgym_tui.tui.actions import bindings_for
+from mlgym_tui.tui.perf import flush_refreshes
 from mlgym_tui.tui.replay.cursor import ReplayCursor
 from mlgym_tui.tui.replay.follow import FollowTail
 from mlgym_tui.tui.replay.loader import Loaded, append, events_path, start_reading
@@ -267,8 +267,7 @@ class ReplayScreen(Screen):
         paints as soon as it is idle with something to paint: the transcript went out in one frame and the shell,
         figures, timeline and status line in the next, ~30 ms later. `_check_refresh` is what that idle handler
         calls (Textual is pinned in uv.lock; the replay tests fail if it stops doing this)."""
-        for widget in self.walk_children(Widget):
-            widget._check_refresh()
+        flush_refreshes(self)
 
     def move(self, card: int | None, force: bool = False) -> None:
         if card is not None:
