@@ -56,7 +56,10 @@ def test_sigkill_mid_episode_loses_at_most_the_step_in_flight(tmp_path):
     last_reported = 0
     try:
         deadline = time.monotonic() + 60
-        while last_reported < 40 and time.monotonic() < deadline:
+        traj_path = tmp_path / f"{TASK}.traj"
+        # The .traj is rewritten on a thread, after events.jsonl is synced: in a loop this tight its first version
+        # may come some dozens of steps in. Kill once it exists, wherever its writer then is.
+        while (last_reported < 40 or not traj_path.exists()) and time.monotonic() < deadline:
             line = child.stdout.readline()
             if not line:
                 break

@@ -13,12 +13,15 @@ writer threads. `close()` (or `flush()`) waits until every file is current and o
 
 Crash guarantee. A killed process (SIGKILL, OOM) loses nothing the recorder was handed: every event is in the
 kernel before the call returns, so events.jsonl holds every finished step and at most a cut last line, which
-readers drop. A crash of the machine loses at most the step in flight: the events that close a step
-(StepRecorded, ValidationScored, EpisodeEnded) are synced at once on the sync thread, and the next step's command
-does not start until they are on disk (its CommandStarted waits for the rest of that fsync, if any: nothing after
-a model call, a fraction of a millisecond after a zero-latency scripted policy). The .traj and results.json are
-rewritten atomically off the loop, after events.jsonl is synced up to their content: they may lag behind it,
-never run ahead of it or be half-written.
+readers drop. A crash of the machine (power loss, kernel panic) loses at most the step in flight and the events of
+the last sync group: the events that close a step (StepRecorded, ValidationScored, EpisodeEnded) are synced at
+once on the sync thread, so every step that ended more than one fsync before the crash is on disk; other events
+wait at most `sync_delay_s`. For the strict form, "a machine crash loses at most the step in flight", a runner
+awaits `step_synced()` before it runs a command (the loop keeps running), or the recorder is made with
+`durable_steps=True` (CommandStarted then blocks until the previous step is on disk: up to one fsync on the
+loop per step, nothing when a model call came in between). The .traj and results.json are rewritten atomically
+off the loop, after events.jsonl is synced up to their content: they may lag behind it, never run ahead of it or
+be half-written.
 """
 
 from __future__ import annotations
@@ -71,8 +74,7 @@ class Recorder:
     ~0.25 s, which must not block the event loop. Requests that pile up while a rewrite runs collapse into one;
     `flush()` waits until the files on disk are current, and the end of the episode always waits.
     `traj_min_interval_s` additionally caps how often plain steps trigger a rewrite (0 = every step).
-    `durable_steps=False` drops the wait before a command: a crash of the machine may then also lose the step
-    before the one in flight, when it hits before that step's sync ends (a killed process still loses nothing).
+    `durable_steps=True` makes CommandStarted wait until the step before is on disk (see the crash guarantee).
     With `sync_in_background=False` events.jsonl is fsync'd per event, inline (the benchmark's reference).
     """
 
@@ -89,7 +91,7 @@ class Recorder:
         sync_in_background: bool = True,
         sync_delay_s: float = 0.05,
         sync_every: int = 64,
-        durable_steps: bool = True,
+        durable_steps: bool = False,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self.run_dir = Path(run_dir)
@@ -186,6 +188,15 @@ class Recorder:
                     self._writer.close()
             finally:
                 self._events.close()
+
+    async def step_synced(self) -> None:
+        """Wait, without blocking the event loop, until the events that closed the last step are on disk. A runner
+        that awaits this before it runs a command makes a crash of the machine lose at most the step in flight."""
+        mark = self._step_closed_mark
+        if mark > self._events.synced:
+            import asyncio
+
+            await asyncio.to_thread(self._events.wait_synced, mark)
 
     async def aclose(self) -> None:
         """`close()` on a worker thread, for a caller on the event loop (the final rewrite of a long run takes a
