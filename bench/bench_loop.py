@@ -2,11 +2,16 @@
 
 A zero-latency scripted policy runs `true` N times. For each step, overhead = wall time between consecutive
 StepRecorded events minus the shell command's own duration (CommandFinished.duration): the controller, the
-events, the policy bookkeeping, the environment wrapper and the recorder. The recorder's share is timed
-separately by wrapping it. Target: median <= 2 ms.
+events, the policy bookkeeping, the environment wrapper and the recorder. The recorder's share (its time on the
+event loop) is timed separately by wrapping the recorder object handed to the Controller. Target: median <= 2 ms.
 
-    export MLGYM_DOCKER_HOST=... MLGYM_PODMAN_HOST=... CONTAINERS_CONF=...
-    uv run python bench/bench_loop.py [--steps 200] [--engines docker,podman]
+Each engine runs the episode with the recorder as it is (events.jsonl fsync'd in groups on a thread), with
+`durable_steps=True` (a command waits on the loop until the previous step is synced) and with the alternative,
+fsync per event on the loop (the recorder before; `sync_in_background=False`), alternating `--rounds` times, and
+prints the ratio of the recorder as it is to the alternative.
+
+    eval "$(bash .ci/engines env)"   # or export MLGYM_DOCKER_HOST=... MLGYM_PODMAN_HOST=... CONTAINERS_CONF=...
+    uv run python bench/bench_loop.py [--steps 200] [--rounds 2] [--engines docker,podman]
 """
 
 from __future__ import annotations
@@ -51,17 +56,24 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-async def bench(engine_name: str, steps: int) -> dict:
+VARIANTS = {"threaded": {}, "durable": {"durable_steps": True}, "inline": {"sync_in_background": False}}
+
+
+async def bench(engine_name: str, steps: int, recorder_options: dict) -> dict:
     data = load_agent_config("baseline").model_dump()
     data["baseline"]["commands"] = ["true"] * steps
     data["limits"]["max_steps"] = steps + 1
     config = AgentConfig.model_validate(data)
     with tempfile.TemporaryDirectory(prefix="bench-loop-") as tmp:
+        wrapped: list[TimedRecorder] = []
+
+        def wrap(recorder) -> TimedRecorder:
+            wrapped.append(TimedRecorder(recorder))
+            return wrapped[-1]
+
         c = await start_episode("battleOfSexes", config, engine_name=engine_name, runtime=RuntimeConfig(memory="1g"),
-                                runs_dir=Path(tmp))
-        timed = TimedRecorder(c.recorder)
-        c._subscribers[c._subscribers.index(c.recorder)] = timed
-        c.recorder = timed
+                                runs_dir=Path(tmp), recorder_options=recorder_options, recorder_wrapper=wrap)
+        timed = wrapped[0]
         marks: dict[int, float] = {}
         durations: dict[int, float] = {}
 
@@ -71,7 +83,7 @@ async def bench(engine_name: str, steps: int) -> dict:
             elif isinstance(event, ev.StepRecorded):
                 marks[event.step] = time.perf_counter()
 
-        # measured after the recorder ran for the same event: the recorder is subscribed first
+        # measured after the recorder ran for the same event: the Controller tells its recorder first
         c.subscribe(on_event)
         t0 = time.perf_counter()
         await c.run()
@@ -82,25 +94,42 @@ async def bench(engine_name: str, steps: int) -> dict:
             overhead.append((marks[step] - marks[step - 1] - durations[step]) * 1000)
             recorder.append(timed.seconds_by_step.get(step, 0.0) * 1000)
     return {"engine": engine_name, "steps": len(overhead), "total_s": total, "overhead": overhead, "recorder": recorder,
-            "command_ms": statistics.median(durations.values()) * 1000}
+            "commands": list(durations.values())}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=2, help="alternating runs per variant and engine")
     parser.add_argument("--engines", default="docker,podman")
     args = parser.parse_args()
-    print(f"episode loop overhead per step ({args.steps} x `true`, zero-latency scripted policy)")
-    print(f"{'engine':8} {'steps':>5} {'median ms':>10} {'p95 ms':>8} {'recorder med':>13} {'recorder p95':>13} {'cmd med ms':>11}")
+    print(f"episode loop overhead per step ({args.steps} x `true`, zero-latency scripted policy, "
+          f"{args.rounds} alternating round(s) per variant)")
+    print("  threaded: events.jsonl written on the loop, fsync'd in groups on a thread (the recorder as it is)")
+    print("  durable:  the same, but a command waits on the loop until the previous step is synced (durable_steps=True)")
+    print("  inline:   fsync per event on the loop (the recorder before; the alternative)")
+    print(f"{'engine':8} {'variant':9} {'steps':>5} {'median ms':>10} {'p95 ms':>8} {'recorder med':>13} "
+          f"{'recorder p95':>13} {'cmd med ms':>11}")
     for name in args.engines.split(","):
+        pooled = {variant: {"overhead": [], "recorder": [], "commands": []} for variant in VARIANTS}
         try:
-            r = asyncio.run(bench(name, args.steps))
+            for _ in range(args.rounds):
+                for variant, options in VARIANTS.items():
+                    r = asyncio.run(bench(name, args.steps, options))
+                    for key in pooled[variant]:
+                        pooled[variant][key].extend(r[key])
         except Exception as exc:  # an engine that is not there is reported, not fatal
             print(f"{name:8} unavailable: {exc}")
             continue
-        o, rec = r["overhead"], r["recorder"]
-        print(f"{name:8} {r['steps']:>5} {statistics.median(o):>10.3f} {pct(o, 0.95):>8.3f} "
-              f"{statistics.median(rec):>13.3f} {pct(rec, 0.95):>13.3f} {r['command_ms']:>11.2f}")
+        for variant, r in pooled.items():
+            o, rec = r["overhead"], r["recorder"]
+            print(f"{name:8} {variant:9} {len(o):>5} {statistics.median(o):>10.3f} {pct(o, 0.95):>8.3f} "
+                  f"{statistics.median(rec):>13.3f} {pct(rec, 0.95):>13.3f} "
+                  f"{statistics.median(r['commands']) * 1000:>11.2f}")
+        new, old = pooled["threaded"], pooled["inline"]
+        print(f"{name:8} threaded/inline: overhead median {statistics.median(new['overhead']) / statistics.median(old['overhead']):.2f}x, "
+              f"p95 {pct(new['overhead'], 0.95) / pct(old['overhead'], 0.95):.2f}x; recorder median "
+              f"{statistics.median(new['recorder']) / statistics.median(old['recorder']):.2f}x")
     return 0
 
 
