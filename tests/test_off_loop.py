@@ -331,3 +331,31 @@ def test_litellm_is_imported_off_the_event_loop_and_the_first_call_awaits_it():
     assert out["types"][:3] == ["model_query_started", "model_library_loading", "model_library_loading"]
     assert out["loading"][0] == [False, 0.0] and out["loading"][1][0] is True and out["loading"][1][1] > 0
     assert "model_response" in out["types"] and out["ticks"] > 1
+
+
+async def test_the_episode_screen_shows_the_model_library_loading(monkeypatch):
+    import concurrent.futures
+
+    from mlgym_tui.agents import model as model_module
+    from mlgym_tui.tui.app import MLGymApp
+    from mlgym_tui.tui.sample_events import T0, sample_episode
+    from mlgym_tui.tui.screens.episode import EpisodeScreen
+    from mlgym_tui.tui.widgets.status_bar import LOADING_LIBRARY
+
+    pending: concurrent.futures.Future = concurrent.futures.Future()
+    monkeypatch.setattr(model_module, "_import_future", pending)
+    events = sample_episode(1, with_end=False)
+    cut = next(i for i, e in enumerate(events) if isinstance(e, ev.ModelQueryStarted)) + 1
+    shown = events[:cut] + [ev.ModelLibraryLoading(step=1)]
+    app = MLGymApp(deterministic=True, start_screen=EpisodeScreen(events=shown, clock=lambda: T0 + 100))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        live, bar = app.screen.query_one("#live-card"), app.screen.query_one("#status-bar")
+        paint = lambda w: "\n".join(w.render_line(y).text for y in range(w.size.height))  # noqa: E731
+        assert "loading the model library" in paint(live)
+        assert bar.busy == LOADING_LIBRARY and LOADING_LIBRARY in paint(bar)
+        pending.set_result(object())
+        app.screen.feed([ev.ModelLibraryLoading(step=1, done=True, seconds=1.5)])
+        await pilot.pause(0.15)  # the flush timer
+        assert "loading the model library" not in paint(live)
+        assert bar.busy == "waiting for the model"
