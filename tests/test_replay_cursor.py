@@ -43,13 +43,17 @@ def test_steps_first_last_and_step_numbers(cursor):
     assert cursor.step(-1) is None and cursor.step(1) == 2 and cursor.step(3) == 4
     assert cursor.first() == 1 and cursor.last() == 9
     assert cursor.card_of_step(6) == 6 and cursor.card_of_step(42) is None
+    assert cursor.card_of_text(" 6 ") == 6 and cursor.note is None
+    assert cursor.card_of_text("42") is None and cursor.note == ("no step 42 (the run has steps 1..9)", "warning")
+    assert cursor.card_of_text("six") is None and cursor.note == ("not a step number: 'six'", "error")
 
 
 def test_jumps_to_failures_validations_and_human_steps(cursor):
     cursor.go(1)
     assert cursor.jump("failure", 1) == 4
     cursor.go(4)
-    assert cursor.jump("failure", 1) == 7 and cursor.jump("failure", -1) is None
+    assert cursor.jump("failure", 1) == 7 and cursor.note is None
+    assert cursor.jump("failure", -1) is None and cursor.note.text == "no earlier failure step"
     cursor.go(9)
     assert cursor.jump("failure", -1) == 8 and cursor.jump("failure", 1) is None
     assert cursor.jump("validation", -1) == 6 and cursor.jump("human", -1) == 5
@@ -82,11 +86,11 @@ def test_search_finds_from_the_cursor_and_wraps(cursor):
     assert cursor.matches == [1, 2, 4, 5, 7, 8] and cursor.query == "evaluate"
     cursor.go(4)
     assert cursor.match_position() == 3 and cursor.highlight() == "evaluate"
-    assert cursor.next_match(1) == (5, False) and cursor.next_match(-1) == (2, False)
+    assert cursor.next_match(1) == 5 and cursor.next_match(-1) == 2 and cursor.note is None
     cursor.go(8)
-    assert cursor.next_match(1) == (1, True)  # wrapped around to the first
+    assert cursor.next_match(1) == 1 and cursor.note.text == "search wrapped around"  # to the first
     cursor.go(1)
-    assert cursor.next_match(-1) == (8, True)
+    assert cursor.next_match(-1) == 8 and cursor.note.text == "search wrapped around"
     cursor.go(3)
     assert cursor.match_position() is None and cursor.highlight() == ""
     cursor.go(9)
@@ -95,10 +99,13 @@ def test_search_finds_from_the_cursor_and_wraps(cursor):
 
 def test_search_without_a_match_or_hidden_by_the_filter(cursor):
     assert cursor.search("no such text") is None and cursor.matches == []
+    assert cursor.note == ("no step matches 'no such text'", "warning")
+    assert cursor.search("") is None and cursor.note is None  # an empty query clears the search, silently
     cursor.cycle_author()
     cursor.cycle_author()  # human only: card 5
     assert cursor.search("round 3") is None and cursor.matches == [3]  # a match, but not by a human
-    assert cursor.next_match(1) == (None, False)
+    assert cursor.note == ("1 match(es), none by human", "warning")
+    assert cursor.next_match(1) is None and cursor.note.text == "no step matches 'round 3'"
     cursor.clear_search()
     assert cursor.query == "" and cursor.matches == [] and cursor.highlight() == ""
 
@@ -111,7 +118,7 @@ def test_search_takes_in_steps_appended_since(cursor):
     assert c.search("evaluate") == 1 and c.matches == [1, 2]
     c.index.extend(events[cut:])  # follow mode: the run grew
     c.go(2)
-    assert c.next_match(1) == (4, False) and c.matches == [1, 2, 4, 5, 7, 8]
+    assert c.next_match(1) == 4 and c.matches == [1, 2, 4, 5, 7, 8]
 
 
 def test_project_shows_the_run_as_it_was_at_the_cursor(cursor):

@@ -156,7 +156,7 @@ async def test_search_next_previous_highlight_and_author_filter(tmp_path):
         await pilot.press(*"EVALUATE.py --round", "enter")  # case-insensitive, in actions
         await pilot.pause()
         assert not box.display
-        assert screen.matches == [1, 2, 4, 5, 7, 8]
+        assert screen.state.matches == [1, 2, 4, 5, 7, 8]
         assert screen.cursor == 1  # nothing after the last step: wrapped to the first match
         await pilot.press("n")
         assert screen.cursor == 2
@@ -166,21 +166,21 @@ async def test_search_next_previous_highlight_and_author_filter(tmp_path):
         assert screen.cursor == 2
         assert "/EVALUATE.py --round: 2 of 6" in screen.query_one("#status-bar").detail
         await pilot.pause(0.1)
-        card = screen._highlighted
+        card = screen.body.transcript.highlighted
         assert card is not None and card.step_view.step == 2 and card.has_class("-cursor")
         assert marked(card) == "evaluate.py --round"  # exactly the match, in the action
         # observations are searched: a match in the folded tail is highlighted where it is
         await pilot.press("slash", *"line 29", "enter")
         await pilot.pause(0.1)
-        assert screen.matches == [2] and screen.cursor == 2
-        assert marked(screen._highlighted) == "line 29"
+        assert screen.state.matches == [2] and screen.cursor == 2
+        assert marked(screen.body.transcript.highlighted) == "line 29"
         # a match the fold hides is shown with its neighbours, the rest stays folded (the card still fits)
         await pilot.press("slash")
         screen.query_one("#replay-search").value = ""
         await pilot.press(*"LINE 15:", "enter")
         await pilot.pause(0.1)
-        card = screen._highlighted
-        assert screen.matches == [2] and card.step_view.step == 2 and not card.expanded
+        card = screen.body.transcript.highlighted
+        assert screen.state.matches == [2] and card.step_view.step == 2 and not card.expanded
         assert marked(card) == "line 15:"
         text = painted(card)
         assert "round 2 line 14:" in text and "round 2 line 16:" in text and "round 2 line 12:" not in text
@@ -195,7 +195,7 @@ async def test_search_next_previous_highlight_and_author_filter(tmp_path):
         await pilot.press("slash")
         screen.query_one("#replay-search").value = ""
         await pilot.press(*"step 6: i will", "enter")
-        assert screen.matches == [6] and screen.cursor == 6
+        assert screen.state.matches == [6] and screen.cursor == 6
         # author filter: agent hides the human step 5 from the transcript and the cursor skips it
         await pilot.press("a")
         assert screen.author_filter == "agent"

@@ -11,7 +11,8 @@ from mlgym_tui.tui import collector
 from mlgym_tui.tui.app import MLGymApp
 from mlgym_tui.tui.sample_events import T0
 from mlgym_tui.tui.screens.help import HelpScreen
-from mlgym_tui.tui.replay.screen import COLLECT_ALL_AFTER_S, COLLECT_YOUNG_AFTER_S, ReplayScreen
+from mlgym_tui.tui.replay.rest import COLLECT_ALL_AFTER_S, COLLECT_YOUNG_AFTER_S
+from mlgym_tui.tui.replay.screen import ReplayScreen
 
 SIZE = (120, 40)
 

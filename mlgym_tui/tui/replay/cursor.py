@@ -2,16 +2,24 @@
 
 Cards are 1-based positions in `ReplayIndex.cards` (0: no step). Every move answers the card to go to, or None
 when there is none, and leaves the cursor itself to `go` (the screen's single place that moves it), so the same
-moves serve keys, clicks and tests. `project` writes the run as it was at the cursor into an EpisodeModel.
+moves serve keys, clicks and tests; `note` then says what a person should be told (nothing found, a search that
+wrapped around). `project` writes the run as it was at the cursor into an EpisodeModel.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 from mlgym_tui.stream.model import EpisodeModel
 from mlgym_tui.stream.replay_index import SCALARS, STATIC, ReplayIndex, next_in
 
 AUTHORS = (None, "agent", "human", "replay")  # the author filter's cycle (None: every author)
 KINDS = ("failure", "validation", "human")  # the marked cards one can jump between
+
+
+class Note(NamedTuple):
+    text: str
+    severity: str = "information"  # as Textual's notify takes it
 
 
 class ReplayCursor:
@@ -22,6 +30,7 @@ class ReplayCursor:
         self.query = ""
         self.matches: list[int] = []  # cards matching the query, ascending
         self._searched = 0  # cards the current search has looked at (follow mode adds more)
+        self.note: Note | None = None  # what the last jump, search or match has to say
 
     @property
     def total(self) -> int:
@@ -53,13 +62,33 @@ class ReplayCursor:
         """The card of a step as numbered in the recording."""
         return next((i + 1 for i, s in enumerate(self.index.cards) if s.step == number), None) if self.index else None
 
+    def card_of_text(self, text: str) -> int | None:
+        """The card of a step number a person typed."""
+        try:
+            number = int(text.strip())
+        except ValueError:
+            return self.told(f"not a step number: {text.strip()!r}", "error")
+        card = self.card_of_step(number)
+        if card is None:
+            cards = self.index.cards if self.index is not None else []
+            return self.told(f"no step {number} (the run has steps {cards[0].step if cards else 0}"
+                             f"..{cards[-1].step if cards else 0})", "warning")
+        self.note = None
+        return card
+
+    def told(self, text: str, severity: str = "information") -> None:
+        self.note = Note(text, severity)
+        return None
+
     def jump(self, kind: str, direction: int) -> int | None:
         """The next (1) or previous (-1) failure, validation or human step the filter shows."""
         if self.index is None:
             return None
         cards = {"failure": self.index.failures, "validation": self.index.validations,
                  "human": self.index.humans}[kind]
-        return next_in(cards, self.card, direction, self.visible)
+        card = next_in(cards, self.card, direction, self.visible)
+        self.note = None if card is not None else Note(f"no {'later' if direction > 0 else 'earlier'} {kind} step")
+        return card
 
     def cycle_author(self) -> str | None:
         """Filter by the next author present in the run (then none again); a cursor the filter hides moves to the
@@ -81,24 +110,31 @@ class ReplayCursor:
     def search(self, query: str) -> int | None:
         """Search thoughts, actions and observations; the first match from the cursor on (wrapping to the first)
         that the filter shows, or None (no match at all when `matches` is empty)."""
-        self.query = query
+        self.query, self.note = query, None
         self.matches = self.index.search(query) if self.index is not None and query else []
         self._searched = self.total
-        if not self.matches:
+        if not query:
             return None
-        return next_in(self.matches, self.card - 1, 1, self.visible) or next_in(self.matches, 0, 1, self.visible)
+        if not self.matches:
+            return self.told(f"no step matches {query!r}", "warning")
+        card = next_in(self.matches, self.card - 1, 1, self.visible) or next_in(self.matches, 0, 1, self.visible)
+        return card or self.told(f"{len(self.matches)} match(es), none by {self.author_filter}", "warning")
 
-    def next_match(self, direction: int) -> tuple[int | None, bool]:
-        """(the next or previous match the filter shows, whether the search wrapped around the run to find it).
-        Cards added since the search (follow mode) are searched first."""
+    def next_match(self, direction: int) -> int | None:
+        """The next or previous match the filter shows, wrapping around the run (and saying so). Cards added since
+        the search (follow mode) are searched first."""
         if self.index is not None and self.total > self._searched and self.query:
             self.matches += self.index.search(self.query, start=self._searched)
             self._searched = self.total
+        self.note = None
         card = next_in(self.matches, self.card, direction, self.visible)
         if card is not None:
-            return card, False
+            return card
         card = next_in(self.matches, 0 if direction > 0 else self.total + 1, direction, self.visible)
-        return card, card is not None
+        if card is None:
+            return self.told(f"no step matches {self.query!r}", "warning")
+        self.note = Note("search wrapped around")
+        return card
 
     def clear_search(self) -> None:
         self.query, self.matches, self._searched = "", [], 0

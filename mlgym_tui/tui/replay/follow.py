@@ -31,8 +31,9 @@ class FollowTail(Widget):
 
         events: list[Any]
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, path: Path | None, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.path = path  # the events.jsonl to follow; None: nothing can be followed (a .traj)
         self.tail: Any = None  # EventTail
         self._stop: asyncio.Event | None = None
         self._poll = None
@@ -42,16 +43,17 @@ class FollowTail(Widget):
     def following(self) -> bool:
         return self._stop is not None and not self._stop.is_set()
 
-    def start(self, path: Path, tail: Any = None) -> None:
-        """Follow `path` from its end (or from where `tail`, which read it so far, stands)."""
+    def start(self, tail: Any = None) -> None:
+        """Follow the file from where `tail` (which read it so far) stands, else from where following last stopped,
+        else from its end."""
         self.stop()
-        if tail is None and (self.tail is None or self.tail.path != path):
-            from mlgym_tui.trajectory import EventTail
-
-            tail = EventTail(path)
-            tail.read_new()  # what is already shown: only what comes next is new
         if tail is not None:
             self.tail = tail
+        elif self.tail is None:
+            from mlgym_tui.trajectory import EventTail
+
+            self.tail = EventTail(self.path)
+            self.tail.read_new()  # what is already shown: only what comes next is new
         self._stop = asyncio.Event()
         self.run_worker(self.watch_file(self._stop), name="replay-follow", group="follow", exclusive=True)
         self._poll = self.set_interval(POLL_S, self.changed, name="replay-follow-poll")

@@ -48,6 +48,11 @@ def status_line(cursor: ReplayCursor, run: Any, *, follow: bool, warnings: list[
     return " · ".join(parts)
 
 
+def summary(warnings: list[str]) -> str:
+    """The first three warnings, and how many more."""
+    return "; ".join(warnings[:3]) + (f" (+{len(warnings) - 3} more)" if len(warnings) > 3 else "")
+
+
 def timeline_caption(cursor: ReplayCursor) -> str:
     index = cursor.index
     step = index.cards[cursor.card - 1] if cursor.card else None
