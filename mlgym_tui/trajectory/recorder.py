@@ -8,8 +8,9 @@ Files written (see ARCHITECTURE.md, "Files a run leaves"):
 - results.json: MLGym's `{"agent": [metrics...], "baseline": {...}}`, rewritten atomically.
 - config.yaml: the resolved config, secrets redacted, written once.
 
-No fsync and no file rewrite runs on the caller's thread (the event loop): they run on the recorder's sync and
-writer threads. `close()` (or `flush()`) waits until every file is current and on disk.
+By default no fsync and no file rewrite runs on the caller's thread (the event loop): they run on the recorder's
+sync and writer threads. EpisodeEnded, `flush()` and `close()` wait for those threads until every file is current
+and on disk (`aclose()` does that wait off the loop).
 
 Crash guarantee. A killed process (SIGKILL, OOM) loses nothing the recorder was handed: every event is in the
 kernel before the call returns, so events.jsonl holds every finished step and at most a cut last line, which
