@@ -206,6 +206,9 @@ async def test_search_next_previous_highlight_and_author_filter(tmp_path):
         # human filter: only step 5; search matches by others are skipped
         await pilot.press("a")
         assert screen.author_filter == "human" and screen.cursor == 5 and shown_steps(screen) == [5]
+        await pilot.pause()
+        timeline = screen.query_one(Timeline)  # the filter is bound into the timeline: other authors' steps dimmed
+        assert timeline.author_filter == "human" and painted(timeline).splitlines()[0].strip()[:9] == "··◆✗H◆✗✗◆"
         await pilot.press("slash")
         screen.query_one("#replay-search").value = ""
         await pilot.press(*"evaluate.py", "enter")
@@ -215,6 +218,8 @@ async def test_search_next_previous_highlight_and_author_filter(tmp_path):
         assert screen.cursor == 5
         await pilot.press("a")
         assert screen.author_filter is None
+        await pilot.pause()
+        assert painted(screen.query_one(Timeline)).splitlines()[0].strip()[:9] == "──◆✗H◆✗✗◆"
         await pilot.press("escape")  # clears the search
         assert screen.query_text == "" and "/evaluate" not in screen.query_one("#status-bar").detail
 

@@ -149,12 +149,6 @@ class ReplayCursor:
 
     # ---------------------------------------------------------------- the run at the cursor
 
-    def filtered(self) -> set[int]:
-        """Cards the author filter hides (dimmed on the timeline)."""
-        if self.author_filter is None or self.index is None:
-            return set()
-        return {i + 1 for i, s in enumerate(self.index.cards) if s.author != self.author_filter}
-
     def project(self, model: EpisodeModel) -> None:
         """Make `model` show the run as it was at the cursor: the first `card` cards (those the filter shows), the
         figures, validations, errors and messages of that moment, and the elapsed time as it was then."""

@@ -82,7 +82,8 @@ class ReplayScreen(Screen):
         yield EpisodeBody(self.model, replay=True)
         yield SearchBox(placeholder="search thoughts, actions and observations (enter: find, escape: close)",
                         id="replay-search")
-        yield Timeline(id="timeline").data_bind(ReplayScreen.cursor, caption=ReplayScreen.timeline_caption)
+        yield Timeline(id="timeline").data_bind(ReplayScreen.cursor, ReplayScreen.author_filter,
+                                                caption=ReplayScreen.timeline_caption)
         yield FollowTail(events_path(self.path), id="follow-tail")
         yield Footer()
 
@@ -158,6 +159,7 @@ class ReplayScreen(Screen):
         if self.warnings:
             self.notify(summary(self.warnings), title="opened with what it holds", severity="warning", timeout=12)
         self.loaded = True
+        self.mark_timeline()
         self.go(self.state.total, force=True)
         if self.follow:
             self.query_one(FollowTail).start(loaded.tail)
@@ -181,7 +183,13 @@ class ReplayScreen(Screen):
             was_last = self.state.card >= self.index.total
             append(self.run, self.index, message.events)
             self._human = is_human_run(self.run, self.state)
+            self.mark_timeline()
             self.go(self.index.total if was_last else self.state.card, force=True)
+
+    def mark_timeline(self) -> None:
+        """The run's failures, validations and human steps on the timeline (when it is read and as it grows)."""
+        index = self.index
+        self._timeline.set_marks(index.total, index.marks(), [card.author for card in index.cards])
 
     def show_cursor(self) -> None:
         """Show the run as it was at the cursor: every pane repainted, in one frame."""
@@ -191,10 +199,6 @@ class ReplayScreen(Screen):
             return
         self.body.show_recording(state)  # the charts wait until the cursor rests
         self.rest.moved()
-        marks = index.marks()
-        if state.author_filter is not None:
-            marks["filtered"] = state.filtered()
-        self._timeline.set_marks(index.total, marks)
         self.publish()  # the timeline's cursor and caption, the status line
         flush_refreshes(self)  # every pane in one frame
 

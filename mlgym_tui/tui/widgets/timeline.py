@@ -1,8 +1,9 @@
 """The replay timeline: one cell per slice of the run, with markers for validations, failures and human steps.
 
 The cursor's cell is drawn reversed; a click jumps to the step under the mouse. The widget holds no run data of
-its own beyond the marker sets the replay screen gives it (`set_marks`); the cursor (`cursor`, 1-based) and the
-caption are reactives the replay screen binds to its own.
+its own beyond the marker sets and the steps' authors the replay screen gives it (`set_marks`); the cursor
+(`cursor`, 1-based), the author filter (the steps of other authors dimmed) and the caption are reactives the replay
+screen binds to its own.
 """
 
 from __future__ import annotations
@@ -33,15 +34,23 @@ class Timeline(Widget, can_focus=True):
         card: int
 
     cursor: reactive[int] = reactive(0)
+    author_filter: reactive[str | None] = reactive(None)
     caption: reactive[str] = reactive("")
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.total = 0
         self.marks: dict[str, set[int]] = {}
+        self.authors: list[str] = []  # each card's author
 
-    def set_marks(self, total: int, marks: dict[str, set[int]]) -> None:
-        self.total, self.marks = total, marks
+    def set_marks(self, total: int, marks: dict[str, set[int]], authors: list[str]) -> None:
+        self.total, self.marks, self.authors = total, marks, authors
+        self.watch_author_filter()
+
+    def watch_author_filter(self) -> None:
+        self.marks.pop("filtered", None)
+        if self.author_filter is not None:
+            self.marks["filtered"] = {i + 1 for i, a in enumerate(self.authors) if a != self.author_filter}
         self.refresh()
 
     def watch_cursor(self) -> None:
