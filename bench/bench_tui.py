@@ -3,7 +3,7 @@
     uv run python bench/bench_tui.py [--runs 10] [--presses 60] [--steps 5000] [--startup-only]
 
 Start-up: a fresh process per run, from just before the spawn to the task browser painted (headless), taking
-the path `mlgym-tui` takes (mlgym_tui.cli, its parser, then the app), and whether litellm was imported by then
+the path `mlgym-tui` takes (mlgym_tui.cli, then the app open_tui starts), and whether litellm was imported by then
 (it must not be). Alongside, in the same run and interleaved with it, a minimal Textual app (one Label) timed to
 its first paint the same way: the machine's noise hits both, and their ratio is the figure (target <= 1.5x).
 Key press: in one app showing an episode fed 5,000 steps from events (and still being fed more), a pane toggle
@@ -26,8 +26,8 @@ import time
 CHILD = r"""
 import sys, time, json
 t0 = float(sys.argv[1])
-from mlgym_tui import cli  # the path `mlgym-tui` takes: its parser, then open_tui's app
-cli.build_parser().parse_args([])
+import mlgym_tui.cli  # the path `mlgym-tui` takes: cli.main() with no arguments goes to open_tui's app
+from mlgym_tui.commands.play import open_tui
 from mlgym_tui.tui.app import MLGymApp
 from mlgym_tui.tui.screens.task_browser import TaskBrowser
 

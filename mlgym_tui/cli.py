@@ -7,8 +7,6 @@ and each keeps its heavy imports inside `run`, so start-up stays fast.
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
 
 COMMAND_MODULES = [
@@ -24,7 +22,10 @@ COMMAND_MODULES = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser():
+    import argparse
+    import importlib
+
     parser = argparse.ArgumentParser(prog="mlgym-tui", description="Watch, steer and compare AI research agents.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
@@ -33,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if not (sys.argv[1:] if argv is None else argv):
+        # the bare command opens the task browser: no subcommand's module is needed before its first paint
+        from mlgym_tui.commands.play import open_tui
+
+        return open_tui()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

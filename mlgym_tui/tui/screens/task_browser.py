@@ -54,6 +54,8 @@ class TaskBrowser(Screen):
     def load_tasks(self) -> None:
         """Worker thread: validated settings, then the task registry (unless tasks were given)."""
         self.app.load_settings()
+        import rich.markdown  # noqa: F401 (the details pane renders Markdown: its imports here, not on the loop)
+
         if self.loaded:
             self.app.call_from_thread(self.tasks_ready)
             return

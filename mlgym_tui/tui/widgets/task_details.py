@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from rich.console import Group
-from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 from textual.containers import VerticalScroll
@@ -40,4 +39,6 @@ class TaskDetails(VerticalScroll):
         source = source_label(task)
         if source != "bundled":  # tasks of the user's own folders (MLGym's, say) may share a bundled task's id
             facts.add_row("source", source)
+        from rich.markdown import Markdown  # markdown-it and pygments: ~35 ms, kept out of the first paint
+
         body.update(Group(head, facts, Text(""), Markdown(strip_escapes(task.rendered_description))))
