@@ -537,3 +537,54 @@ def test_every_command_type_is_handled():
     assert set(defined) == {t.__name__ for t in cmd.Command.__args__}
     missing = [name for name in defined if f"cmd.{name}(" not in source]
     assert missing == []
+
+
+async def test_a_command_waits_until_the_steps_before_it_are_on_disk():
+    """The runner awaits the recorder's sync (off the loop) before each command: a crash of the machine loses at
+    most the step in flight."""
+    from mlgym_tui.episode.runner import EpisodeRunner
+    from mlgym_tui.episode.state import EpisodeInfo
+
+    on_disk = asyncio.Event()
+    waits: list[int] = []
+
+    async def steps_on_disk() -> None:
+        waits.append(len(env.ran))
+        await on_disk.wait()
+        on_disk.clear()
+
+    env, policy, events = FakeEnv(), AnsweredPolicy(), []
+    runner = EpisodeRunner(info=EpisodeInfo("r", "fake", "test", "none", "local"), env=env, policy=policy,
+                           emit=events.append, steps_on_disk=steps_on_disk)
+    task = asyncio.ensure_future(runner.run())
+    policy.answer("echo 1", "echo 2")
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert env.ran == [] and waits == [0], "the first command waits for the sync"
+    on_disk.set()
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert env.ran == ["echo 1"] and waits == [0, 1], "the second waits for step 1 to be on disk"
+    runner.submit(cmd.Stop())
+    on_disk.set()
+    assert await asyncio.wait_for(task, 5) == "early_exit"
+
+
+async def test_the_controller_closes_a_real_recorder_off_the_loop_and_every_file_is_complete(tmp_path):
+    import json
+
+    from mlgym_tui.trajectory import Recorder
+
+    recorder = Recorder(tmp_path, "fake", {"task": "fake"})
+    h = Harness()
+    h.c = Controller(env=h.env, policy=h.policy, recorder=recorder, task_id="fake", agent="test", model="none",
+                     engine="local", run_dir=tmp_path)
+    h.c.start()
+    h.policy.answer("echo 1", "validate", "submit")
+    assert await asyncio.wait_for(h.c.wait(), 10) == "submitted"
+    lines = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert [e["type"] for e in lines if e["type"] == "step"] == ["step"] * 3 and lines[-1]["type"] == "episode_ended"
+    results = json.loads((tmp_path / "results.json").read_text())
+    traj = json.loads((tmp_path / "fake.traj").read_text())
+    assert results["agent"] == [{"score": 1.0}, {"score": 2.0}] and results["trust"] == "isolated"
+    assert len(traj["trajectory"]) == 3 and traj["info"]["exit_status"] == "submitted"

@@ -229,7 +229,7 @@ def test_background_rewrites_coalesce_and_the_end_is_always_on_disk(tmp_path):
         if n % 50 == 0:
             assert len(read_traj(tmp_path)["trajectory"]) <= n
     recorder(EpisodeEnded(exit_status="submitted"))
-    # No flush: the end of the episode itself waits for the final rewrite.
+    recorder.close()  # what the Controller does (on a worker thread) when the episode ends: the last rewrite lands
     traj = read_traj(tmp_path)
     assert len(traj["trajectory"]) == 200 and traj["info"]["exit_status"] == "submitted"
     recorder.close()

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgym_tui.agents.proposal import Policy, Proposal
 from mlgym_tui.episode import commands as cmd
@@ -23,6 +23,9 @@ from mlgym_tui.episode.state import EpisodeInfo, EpisodeState
 from mlgym_tui.stream import events as ev
 from mlgym_tui.stream.events import Event
 from mlgym_tui.stream.types import LIMIT_NAMES, MODES, Awaiting, ExitStatus, Mode
+
+if TYPE_CHECKING:
+    from mlgym_tui.trajectory.recorder import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,7 @@ class Controller:
         *,
         env: Environment,
         policy: Policy,
-        recorder: Any = None,
+        recorder: Recorder | None = None,
         task_id: str,
         agent: str,
         model: str,
@@ -67,6 +70,7 @@ class Controller:
         self.runner = EpisodeRunner(
             info=self.info, env=env, policy=policy, emit=self.emit, mode=mode, max_steps=max_steps,
             cost_limit=cost_limit, wall_time_s=wall_time_s, prefix=prefix, on_history=self._keep_history,
+            steps_on_disk=recorder.step_synced if recorder is not None else None,
         )
         self._task: asyncio.Task | None = None
 
@@ -266,7 +270,7 @@ class Controller:
             await self.runner.run()
         finally:
             if self.recorder is not None:
-                self.recorder.close()
+                await self.recorder.aclose()  # the last rewrites and syncs run on a worker thread
 
     async def run(self) -> str:
         """Run the episode to its end; returns the exit status."""

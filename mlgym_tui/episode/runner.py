@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -90,6 +90,7 @@ class EpisodeRunner:
         wall_time_s: float | None = None,
         prefix: list[ev.StepRecorded] | None = None,
         on_history: Callable[[Policy], None] | None = None,
+        steps_on_disk: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.info = info
         self.env = env
@@ -98,6 +99,7 @@ class EpisodeRunner:
         self.commands: asyncio.Queue[cmd.Command] = asyncio.Queue()
         self.prefix = list(prefix or [])
         self._on_history = on_history  # the recorder keeps the policy's history for the .traj
+        self._steps_on_disk = steps_on_disk  # resolves once every recorded step is synced (off the loop)
 
         self.mode: Mode = mode
         self._mode_before_human: Mode = mode if mode != "human" else "auto"
@@ -259,6 +261,10 @@ class EpisodeRunner:
 
     async def _execute(self, action: Action, *, thought: str = "", response: str = "",
                        policy_author: str | None = None) -> Any:
+        if self._steps_on_disk is not None:
+            # A command changes the workspace: the steps before it must be on disk first, so a crash of the
+            # machine loses at most the step in flight. The sync began when the step ended; this rarely waits.
+            await self._steps_on_disk()
         step = self.step + 1
         if self.paused and self._step_tokens > 0:
             self._step_tokens -= 1

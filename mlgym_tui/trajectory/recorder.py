@@ -157,8 +157,7 @@ class Recorder:
             if event.model_stats:
                 self._model_stats = dict(event.model_stats)
             self._write_traj()
-            self._write_results()
-            self._wait_for_writer()
+            self._write_results()  # close() / aclose() wait for these; the loop goes on meanwhile
 
     def set_history(self, history: list[dict[str, Any]]) -> None:
         """The policy's message history, as MLGym keeps it; included from the next .traj rewrite on."""
