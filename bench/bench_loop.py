@@ -5,10 +5,10 @@ StepRecorded events minus the shell command's own duration (CommandFinished.dura
 events, the policy bookkeeping, the environment wrapper and the recorder. The recorder's share (its time on the
 event loop) is timed separately by wrapping the recorder object handed to the Controller. Target: median <= 2 ms.
 
-Each engine runs the episode with the recorder as it is (events.jsonl fsync'd in groups on a thread), with
-`durable_steps=True` (a command waits on the loop until the previous step is synced) and with the alternative,
-fsync per event on the loop (the recorder before; `sync_in_background=False`), alternating `--rounds` times, and
-prints the ratio of the recorder as it is to the alternative.
+Each engine runs the episode with the recorder as it is (events.jsonl fsync'd in groups on a thread; the runner
+awaits, without blocking the loop, until the previous step is synced before it runs a command) and with the
+alternative, fsync per event on the loop (the recorder before; `sync_in_background=False`), alternating
+`--rounds` times, and prints the ratio of the recorder as it is to the alternative.
 
     eval "$(bash .ci/engines env)"   # or export MLGYM_DOCKER_HOST=... MLGYM_PODMAN_HOST=... CONTAINERS_CONF=...
     uv run python bench/bench_loop.py [--steps 200] [--rounds 2] [--engines docker,podman]
@@ -56,7 +56,7 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-VARIANTS = {"threaded": {}, "durable": {"durable_steps": True}, "inline": {"sync_in_background": False}}
+VARIANTS = {"threaded": {}, "inline": {"sync_in_background": False}}
 
 
 async def bench(engine_name: str, steps: int, recorder_options: dict) -> dict:
@@ -105,8 +105,8 @@ def main() -> int:
     args = parser.parse_args()
     print(f"episode loop overhead per step ({args.steps} x `true`, zero-latency scripted policy, "
           f"{args.rounds} alternating round(s) per variant)")
-    print("  threaded: events.jsonl written on the loop, fsync'd in groups on a thread (the recorder as it is)")
-    print("  durable:  the same, but a command waits on the loop until the previous step is synced (durable_steps=True)")
+    print("  threaded: events.jsonl written on the loop, fsync'd in groups on a thread; a command awaits the previous")
+    print("            step's sync off the loop (the recorder and runner as they are)")
     print("  inline:   fsync per event on the loop (the recorder before; the alternative)")
     print(f"{'engine':8} {'variant':9} {'steps':>5} {'median ms':>10} {'p95 ms':>8} {'recorder med':>13} "
           f"{'recorder p95':>13} {'cmd med ms':>11}")
