@@ -11,6 +11,7 @@ from textual.events import DescendantFocus
 from textual.screen import Screen
 
 from mlgym_tui.stream.types import ENGINES
+from mlgym_tui.tui import perf
 from mlgym_tui.tui.actions import bindings_for, palette_entries
 from mlgym_tui.tui.episode_request import EpisodeRequest, make_starter
 from mlgym_tui.tui.themes import DEFAULT_THEME, discover_themes
@@ -36,6 +37,7 @@ class MLGymApp(App):
         self.default_engine = "auto"
         self.startup_problems: list[str] = []
         self._settings_problems: set[str] = set()  # each malformed-settings message is shown once
+        self._holding_collector = False
         if deterministic:
             self.animation_level = "none"
         # the theme before the stylesheet is first parsed: set in on_mount it cost a second parse (~30 ms)
@@ -94,7 +96,23 @@ class MLGymApp(App):
             self.load_settings()
         return self._runs_dir or Path("runs")
 
+    def on_load(self) -> None:
+        """No garbage collection from start-up to the first frame: composing, styling and rendering the first
+        screen allocate many objects and free few, and the collections that walked them cost ~20 ms of it."""
+        if not self._holding_collector:
+            self._holding_collector = True
+            perf.hold()
+
+    def release_collector(self) -> None:
+        if self._holding_collector:
+            self._holding_collector = False
+            perf.release()
+
+    def on_unmount(self) -> None:
+        self.release_collector()
+
     def on_mount(self) -> None:
+        self.call_after_refresh(self.release_collector)  # after the first frame
         if self.keymap_settings:
             self.set_keymap(self.keymap_settings)
         if self.start_screen is not None:
