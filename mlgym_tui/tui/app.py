@@ -104,12 +104,16 @@ class MLGymApp(App):
             perf.hold()
 
     def release_collector(self) -> None:
+        """After the first frame: what start-up built is frozen out of the collector's way (the app, its screen
+        and styles live on; their first collection would walk them all, ~50 ms), then collections resume."""
         if self._holding_collector:
             self._holding_collector = False
+            perf.freeze()
             perf.release()
 
     def on_unmount(self) -> None:
         self.release_collector()
+        perf.unfreeze()  # an app in a longer process (tests) leaves its objects collectable
 
     def on_mount(self) -> None:
         self.call_after_refresh(self.release_collector)  # after the first frame

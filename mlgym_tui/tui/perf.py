@@ -110,6 +110,17 @@ def release() -> None:
             gc.enable()
 
 
+def freeze() -> None:
+    """Move every object tracked so far out of the collector's way for good (gc.freeze): for what a screen has
+    just built and keeps, so that no later collection walks it."""
+    gc.freeze()
+
+
+def unfreeze() -> None:
+    """Hand frozen objects back to the collector (gc.unfreeze), for the next full collection to look at."""
+    gc.unfreeze()
+
+
 def held() -> bool:
     return _holds > 0
 
