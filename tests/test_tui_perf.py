@@ -98,3 +98,44 @@ def test_watch_frames_sees_composited_frames():
     perf.watch_frames(app, lambda screen, renderable: frames.append(renderable))
     app.run(headless=True, size=(40, 5), auto_pilot=auto_pilot)
     assert any(r is not None for r in frames)
+
+
+FIRST_PAINT = r"""
+import sys
+import mlgym_tui.cli
+from mlgym_tui.tui.app import MLGymApp
+from mlgym_tui.tui.perf import watch_frames
+from mlgym_tui.tui.screens.task_browser import TaskBrowser
+
+app = MLGymApp(deterministic=True)
+seen = []
+
+def on_frame(screen, renderable):
+    if renderable is not None and not seen and isinstance(screen, TaskBrowser):
+        seen.append(sorted({name.split(".")[0] for name in sys.modules}))
+
+watch_frames(app, on_frame)
+
+async def auto_pilot(pilot):
+    while not seen:
+        await pilot.pause(0.01)
+    pilot.app.exit()
+
+app.run(headless=True, size=(120, 40), auto_pilot=auto_pilot)
+print(" ".join(seen[0]))
+"""
+
+
+def test_the_first_paint_imports_only_what_the_browser_needs():
+    """Without a settings file, the task browser paints before pydantic (settings, task models), the task YAML,
+    Markdown, charts, engines or litellm are imported: they come in on its worker thread, or when used."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", FIRST_PAINT], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    loaded = set(proc.stdout.split())
+    assert "textual" in loaded
+    heavy = {"pydantic", "docker", "litellm", "markdown_it", "pygments", "plotext", "textual_plotext", "pyte",
+             "orjson", "watchfiles"}
+    assert not loaded & heavy, f"imported before the first paint: {sorted(loaded & heavy)}"
