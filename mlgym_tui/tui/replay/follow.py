@@ -58,6 +58,17 @@ class FollowTail(Widget):
         self.run_worker(self.watch_file(self._stop), name="replay-follow", group="follow", exclusive=True)
         self._poll = self.set_interval(POLL_S, self.changed, name="replay-follow-poll")
 
+    def toggle(self, following: bool, loaded: bool) -> tuple[bool, str, str]:
+        """Follow mode switched by a person: (following now, what to tell them, its severity)."""
+        if following:
+            self.stop()
+            return False, "follow mode off", "information"
+        if not loaded or self.path is None:
+            return False, ("the run is still opening" if not loaded else
+                           "follow mode needs an events.jsonl (a .traj is rewritten whole)"), "warning"
+        self.start()
+        return True, "following: new steps appear as they are recorded", "information"
+
     def stop(self) -> None:
         if self._stop is not None:
             self._stop.set()

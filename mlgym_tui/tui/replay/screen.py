@@ -165,18 +165,8 @@ class ReplayScreen(Screen):
             self.query_one(FollowTail).start(loaded.tail)
 
     def action_toggle_follow(self) -> None:
-        follower = self.query_one(FollowTail)
-        if not self.follow and (not self.loaded or follower.path is None):
-            self.notify("the run is still opening" if not self.loaded else
-                        "follow mode needs an events.jsonl (a .traj is rewritten whole)", severity="warning")
-            return
-        if self.follow:
-            follower.stop()
-        else:
-            follower.start()
-        self.follow = not self.follow
-        self.notify("following: new steps appear as they are recorded" if self.follow else "follow mode off",
-                    timeout=3 if self.follow else 2)
+        self.follow, note, severity = self.query_one(FollowTail).toggle(self.follow, self.loaded)
+        self.notify(note, severity=severity, timeout=3)
 
     def on_follow_tail_appended(self, message: FollowTail.Appended) -> None:
         if self.index is not None:
@@ -241,13 +231,9 @@ class ReplayScreen(Screen):
             self.show_cursor()
 
     def action_search(self) -> None:
-        box = self._search_box
-        if self.focused is box:  # (has_focus follows a moment later)
+        if self.focused is self._search_box:  # (has_focus follows a moment later)
             raise SkipAction()  # a / in the query
-        box.open(self.state.query)
-        # focused now, not once the keys already queued are handled (Widget.focus waits): typed fast or pasted,
-        # the query's letters would otherwise reach the replay's own keys (a: author filter, t: follow, ...)
-        self.set_focus(box)
+        self._search_box.open(self.state.query)
 
     def on_search_box_searched(self, message: SearchBox.Searched) -> None:
         self.set_focus(self._timeline)

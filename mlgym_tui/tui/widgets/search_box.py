@@ -27,6 +27,9 @@ class SearchBox(Input):
     def open(self, value: str) -> None:
         self.add_class("-open")
         self.value = value
+        # focused now, not once the keys already queued are handled (Widget.focus waits): typed fast or pasted,
+        # the query's letters would otherwise reach the replay's own keys (a: author filter, t: follow, ...)
+        self.screen.set_focus(self)
 
     def close(self) -> None:
         self.remove_class("-open")
