@@ -139,3 +139,18 @@ def test_the_first_paint_imports_only_what_the_browser_needs():
     heavy = {"pydantic", "docker", "litellm", "markdown_it", "pygments", "plotext", "textual_plotext", "pyte",
              "orjson", "watchfiles"}
     assert not loaded & heavy, f"imported before the first paint: {sorted(loaded & heavy)}"
+
+
+def test_the_start_hold_is_taken_once_and_ends_with_a_freeze():
+    import gc
+
+    assert gc.isenabled() and not perf.held()
+    perf.hold_for_start()
+    perf.hold_for_start()  # `mlgym-tui` takes it before the imports, the app again on load: one hold
+    assert not gc.isenabled() and perf.held()
+    perf.end_start_hold()
+    assert gc.isenabled() and not perf.held() and gc.get_freeze_count() > 0
+    perf.end_start_hold()  # the app's unmount after its first frame: nothing more
+    assert gc.isenabled()
+    perf.unfreeze()
+    assert gc.get_freeze_count() == 0

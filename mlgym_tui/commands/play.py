@@ -23,6 +23,9 @@ def run(args) -> int:
 
 def open_tui() -> int:
     """`mlgym-tui` with no subcommand: the task browser."""
+    from mlgym_tui.tui import perf
+
+    perf.hold_for_start()  # until the first frame, imports included
     from mlgym_tui.tui.app import MLGymApp
 
     MLGymApp().run()

@@ -37,7 +37,6 @@ class MLGymApp(App):
         self.default_engine = "auto"
         self.startup_problems: list[str] = []
         self._settings_problems: set[str] = set()  # each malformed-settings message is shown once
-        self._holding_collector = False
         if deterministic:
             self.animation_level = "none"
         # the theme before the stylesheet is first parsed: set in on_mount it cost a second parse (~30 ms)
@@ -97,22 +96,13 @@ class MLGymApp(App):
         return self._runs_dir or Path("runs")
 
     def on_load(self) -> None:
-        """No garbage collection from start-up to the first frame: composing, styling and rendering the first
-        screen allocate many objects and free few, and the collections that walked them cost ~20 ms of it."""
-        if not self._holding_collector:
-            self._holding_collector = True
-            perf.hold()
+        perf.hold_for_start()  # no garbage collection until the first frame (`mlgym-tui` holds it from its start)
 
     def release_collector(self) -> None:
-        """After the first frame: what start-up built is frozen out of the collector's way (the app, its screen
-        and styles live on; their first collection would walk them all, ~50 ms), then collections resume."""
-        if self._holding_collector:
-            self._holding_collector = False
-            perf.freeze()
-            perf.release()
+        perf.end_start_hold()
 
     def on_unmount(self) -> None:
-        self.release_collector()
+        perf.end_start_hold()
         perf.unfreeze()  # an app in a longer process (tests) leaves its objects collectable
 
     def on_mount(self) -> None:
