@@ -1,6 +1,6 @@
 """The LLM policy: renders the prompts, keeps the history, asks the model, parses its answer.
 
-Contract with the episode loop:
+Contract with the episode runner (the Policy protocol in proposal.py):
 - `propose(step, observation, state)` returns the model's next action (a `Proposal`), which stays pending
   until the loop says what became of it;
 - `record_step(action, observation, author)` after every step that ran, whoever ran it. An agent step whose
@@ -30,6 +30,8 @@ DEFAULT_WORKING_DIR = "/home/agent/workspace"
 
 
 class LLMPolicy:
+    is_person = False
+
     def __init__(
         self,
         config: AgentConfig,
