@@ -33,19 +33,18 @@ CHILD = r"""
 import sys, time, json
 t0 = float(sys.argv[1])
 from mlgym_tui.tui.app import MLGymApp
+from mlgym_tui.tui.perf import watch_frames
 from mlgym_tui.tui.replay.screen import ReplayScreen
 
 screen = ReplayScreen(sys.argv[2])
 app = MLGymApp(deterministic=True, start_screen=screen)
 first_frame = []
-display = app._display
 
-def recording_display(target, renderable):
+def on_frame(target, renderable):
     if renderable is not None and not first_frame and target is screen and screen.loaded:
         first_frame.append(time.time() - t0)
-    display(target, renderable)
 
-app._display = recording_display
+watch_frames(app, on_frame)
 
 async def auto_pilot(pilot):
     while not first_frame:
@@ -141,6 +140,7 @@ async def keypress(presses: int, steps: int) -> None:
 
     from mlgym_tui.trajectory import load_run
     from mlgym_tui.tui.app import MLGymApp
+    from mlgym_tui.tui.perf import watch_frames
     from mlgym_tui.tui.sample_events import T0
     from mlgym_tui.tui.replay.screen import ReplayScreen
     from mlgym_tui.tui.widgets.shell_view import ShellView
@@ -166,7 +166,6 @@ async def keypress(presses: int, steps: int) -> None:
         frames: list[tuple[float, int, bool]] = []  # (time, cursor, every pane painted since the press)
         painted: set[str] = set()
         panes = {"card", "shell", "figures", "timeline", "status"}
-        display = app._display
         patched = {cls: cls.render_lines for cls in (StepCard, ShellView, Static, Timeline, StatusBar)}
 
         def recording_render_lines(widget, crop):
@@ -185,14 +184,13 @@ async def keypress(presses: int, steps: int) -> None:
                 painted.add("figures")
             return patched[type(widget) if type(widget) in patched else Static](widget, crop)
 
-        def recording_display(target, renderable):
+        def on_frame(target, renderable):
             if renderable is not None:
                 frames.append((time.perf_counter(), screen.cursor, panes <= painted))
-            display(target, renderable)
 
         for cls in patched:
             cls.render_lines = recording_render_lines
-        app._display = recording_display
+        watch_frames(app, on_frame)
         keys = ["left", "left", "right", "home", "x", "n", "N", "end", "left", "right"]
         rng = random.Random(7)
         for i in range(presses):
