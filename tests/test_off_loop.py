@@ -241,21 +241,6 @@ def test_the_library_loading_event_is_recorded_and_folded(tmp_path):
     assert json.loads((tmp_path / f"{TASK}.traj").read_text())["trajectory"] == []
 
 
-def test_status_bar_says_the_model_library_is_loading(monkeypatch):
-    import concurrent.futures
-
-    from mlgym_tui.agents import model as model_module
-    from mlgym_tui.tui.widgets.status_bar import LOADING_LIBRARY, StatusBar
-
-    bar = StatusBar()
-    pending: concurrent.futures.Future = concurrent.futures.Future()
-    monkeypatch.setattr(model_module, "_import_future", pending)
-    assert bar.validate_busy("waiting for the model") == LOADING_LIBRARY
-    assert bar.validate_busy("running command") == "running command"
-    pending.set_result(object())
-    assert bar.validate_busy("waiting for the model") == "waiting for the model"
-
-
 LITELLM_CHILD = textwrap.dedent(
     """
     import asyncio, importlib.abc, json, sys, threading
@@ -333,17 +318,13 @@ def test_litellm_is_imported_off_the_event_loop_and_the_first_call_awaits_it():
     assert "model_response" in out["types"] and out["ticks"] > 1
 
 
-async def test_the_episode_screen_shows_the_model_library_loading(monkeypatch):
-    import concurrent.futures
-
-    from mlgym_tui.agents import model as model_module
+async def test_the_episode_screen_shows_the_model_library_loading():
+    """The loading state comes from the recorded events alone, so a replay shows it as the live view did."""
     from mlgym_tui.tui.app import MLGymApp
     from mlgym_tui.tui.sample_events import T0, sample_episode
     from mlgym_tui.tui.screens.episode import EpisodeScreen
     from mlgym_tui.tui.widgets.status_bar import LOADING_LIBRARY
 
-    pending: concurrent.futures.Future = concurrent.futures.Future()
-    monkeypatch.setattr(model_module, "_import_future", pending)
     events = sample_episode(1, with_end=False)
     cut = next(i for i, e in enumerate(events) if isinstance(e, ev.ModelQueryStarted)) + 1
     shown = events[:cut] + [ev.ModelLibraryLoading(step=1)]
@@ -354,7 +335,6 @@ async def test_the_episode_screen_shows_the_model_library_loading(monkeypatch):
         paint = lambda w: "\n".join(w.render_line(y).text for y in range(w.size.height))  # noqa: E731
         assert "loading the model library" in paint(live)
         assert bar.busy == LOADING_LIBRARY and LOADING_LIBRARY in paint(bar)
-        pending.set_result(object())
         app.screen.feed([ev.ModelLibraryLoading(step=1, done=True, seconds=1.5)])
         await pilot.pause(0.15)  # the flush timer
         assert "loading the model library" not in paint(live)

@@ -8,28 +8,31 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Input, TextArea
 
 from mlgym_tui.stream import events as ev
-from mlgym_tui.stream.model import METRICS, PENDING, STATUS, TRANSCRIPT, Changed, EpisodeModel
+from mlgym_tui.stream.model import METRICS, PENDING, STATUS, TRANSCRIPT, Changed, EpisodeModel, Pending
 from mlgym_tui.tui.actions import bindings_for
 from mlgym_tui.tui.screens.prompt import PromptScreen
 from mlgym_tui.tui.widgets.episode_body import EpisodeBody
 from mlgym_tui.tui.widgets.pending_action import PendingAction
 from mlgym_tui.tui.widgets.shell_pane import ShellPane
-from mlgym_tui.tui.widgets.status_bar import StatusBar
+from mlgym_tui.tui.widgets.status_bar import LOADING_LIBRARY, StatusBar
+
+if TYPE_CHECKING:
+    from mlgym_tui.episode.controller import Controller
 
 FLUSH_S = 0.05
-Starter = Callable[[], Awaitable[Any]]  # returns a started Controller
+Starter = Callable[[], Awaitable["Controller"]]  # returns a ready Controller
 
 class EpisodeScreen(Screen):
     BINDINGS = bindings_for("episode")
 
-    def __init__(self, *, controller: Any = None, events: list[ev.Event] | None = None,
+    def __init__(self, *, controller: Controller | None = None, events: list[ev.Event] | None = None,
                  starter: Starter | None = None, clock: Callable[[], float] | None = None) -> None:
         super().__init__()
         self.model = EpisodeModel()
@@ -71,11 +74,9 @@ class EpisodeScreen(Screen):
 
     # ---------------------------------------------------------------- the stream
 
-    def attach(self, controller: Any) -> None:
+    def attach(self, controller: Controller) -> None:
         self.controller = controller
-        result = controller.subscribe(self.receive_event)
-        if callable(result):
-            self._unsubscribe = result
+        self._unsubscribe = controller.subscribe(self.receive_event)
         self.sync_from_controller()
 
     async def run_episode(self) -> None:
@@ -117,27 +118,19 @@ class EpisodeScreen(Screen):
             self.update_status()
 
     def sync_from_controller(self) -> None:
-        """After a control call, show the controller's own state at once (its events may follow later)."""
+        """Show the episode's own state at once: a command's events may follow a moment later."""
         c = self.controller
         if c is None:
             return
-        for name in ("mode", "paused", "max_steps", "cost_limit"):
-            value = getattr(c, name, None)
-            if value is not None:
-                setattr(self.model, name, value)
-        for name, target in (("engine", "engine"), ("container_name", "container"), ("task_id", "task_id"),
-                             ("model", "model")):
-            value = getattr(c, name, None)
-            if value and not getattr(self.model, target):
-                setattr(self.model, target, str(value))
-        pending = getattr(c, "pending", None)
-        if pending is not None and getattr(c, "awaiting", None) == "approval":
-            from mlgym_tui.stream.model import Pending
-
-            self.model.pending = Pending(getattr(pending, "step", c.step + 1), pending.action,
-                                         getattr(pending, "thought", ""))
-        elif self.model.mode != "confirm" or getattr(c, "awaiting", None) not in (None, "approval"):
-            self.model.pending = None
+        state, info, m = c.state, c.info, self.model
+        m.mode, m.paused, m.max_steps, m.cost_limit = state.mode, state.paused, state.max_steps, state.cost_limit
+        m.engine = m.engine or str(info.engine)
+        m.container = m.container or (c.container_name or "")
+        m.task_id, m.model = m.task_id or info.task_id, m.model or info.model
+        if state.pending is not None and state.awaiting == "approval":
+            m.pending = Pending(state.pending.step or state.step + 1, state.pending.action, state.pending.thought)
+        elif m.mode != "confirm" or state.awaiting not in (None, "approval"):
+            m.pending = None
         self.update_status()
         self.body.pending.show(self.model.pending)
 
@@ -146,15 +139,17 @@ class EpisodeScreen(Screen):
         bar = self.query_one(StatusBar)
         bar.mode, bar.paused = m.mode, m.paused
         live = m.live
-        awaiting = getattr(self.controller, "awaiting", None)
+        awaiting = self.controller.awaiting if self.controller is not None else None
+        # The first model call of a session may wait for the model library's import (on a worker thread).
+        model_wait = LOADING_LIBRARY if live is not None and live.loading_library else "waiting for the model"
         if m.exit_status:
             bar.busy = ""
         elif awaiting in ("model", "command"):
-            bar.busy = "waiting for the model" if awaiting == "model" else "running command"
+            bar.busy = model_wait if awaiting == "model" else "running command"
         elif awaiting in ("approval", "human"):
             bar.busy = ""
         elif live is not None and live.thinking:
-            bar.busy = "waiting for the model"
+            bar.busy = model_wait
         elif live is not None and live.running:
             bar.busy = "running command"
         elif bar.busy != "starting container":
@@ -183,7 +178,7 @@ class EpisodeScreen(Screen):
         if action in self.TERMINAL_KEYS and self._terminal_focused():
             return False
         if action in ("approve", "edit", "reject", "run_edited"):
-            waiting = self.controller is not None and getattr(self.controller, "pending", None) is not None
+            waiting = self.controller is not None and self.controller.pending is not None
             return True if self.model.pending is not None or waiting else None  # None: shown greyed out
         return True
 
@@ -319,8 +314,9 @@ class EpisodeScreen(Screen):
                 pane.remove()
             self.body.shell_input.focus()
             return
-        container = getattr(getattr(self.controller, "env", None), "container", None)
-        if container is None or getattr(self.controller, "done", False):
+        c = self.controller
+        container = c.env.container if c is not None and not c.done else None
+        if container is None:
             self.notify("no live container: the terminal opens on a running episode", severity="warning")
             return
         pane = TerminalPane(container, id="terminal-pane")

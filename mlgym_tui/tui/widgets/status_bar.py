@@ -7,8 +7,6 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from mlgym_tui.agents.model import model_library_loading
-
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 LOADING_LIBRARY = "loading the model library"
 
@@ -22,13 +20,6 @@ class StatusBar(Widget):
 
     def on_mount(self) -> None:
         self._spin = self.set_interval(0.1, self._tick, pause=True, name="status-spinner")
-
-    def validate_busy(self, busy: str) -> str:
-        # The first model call of a session may wait for the model library's import (seconds, on a worker thread;
-        # ModelLibraryLoading events repaint the status when it starts and ends).
-        if busy == "waiting for the model" and model_library_loading():
-            return LOADING_LIBRARY
-        return busy
 
     def _tick(self) -> None:
         self.frame = (self.frame + 1) % len(SPINNER)
