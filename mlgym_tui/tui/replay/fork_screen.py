@@ -39,7 +39,7 @@ class ForkEpisodeScreen(EpisodeScreen):
         bar.detail = f"fork of step {self.fork_step}  " + bar.detail
 
     def report_divergences(self) -> None:
-        divergences = list(getattr(self.controller, "divergences", []) or [])
+        divergences = self.controller.divergences if self.controller is not None else []
         if not divergences:
             if self.fork_step:
                 self.notify(f"fork: the {self.fork_step} re-executed step(s) matched the parent", timeout=4)
@@ -48,7 +48,7 @@ class ForkEpisodeScreen(EpisodeScreen):
                     title=f"fork diverged at {len(divergences)} step(s)", severity="warning", timeout=10)
 
     def action_divergences(self) -> None:
-        divergences = list(getattr(self.controller, "divergences", []) or [])
+        divergences = self.controller.divergences if self.controller is not None else []
         text = "\n\n".join(d.details() for d in divergences) or "no divergence: every re-executed step matched"
         self.app.push_screen(TextReport(f"fork of step {self.fork_step}: divergence report", text))
 
@@ -80,7 +80,7 @@ def start_fork(app: Any, run: Any, path: Path, choice: dict | None, steps: int, 
     if human:
         options.pop("agent_config", None)
     parent = fork_parent(path)
-    runs_dir = getattr(app, "_runs_dir", None) or (parent.parent if parent.is_dir() else Path("runs"))
+    runs_dir = app.runs_dir()  # forks land beside every other run of this session
     starter = make_starter(request, runs_dir, parent=str(parent), fork_prefix=steps, **options)
     app.notify(f"forking at step {steps}: re-executing {steps} action(s) in a fresh container", timeout=4)
     app.push_screen(ForkEpisodeScreen(starter=starter, fork_step=steps, clock=clock))
