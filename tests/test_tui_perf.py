@@ -13,7 +13,7 @@ from textual.widget import Widget
 from textual.widgets import Label
 
 import mlgym_tui
-from mlgym_tui.tui import collector, perf
+from mlgym_tui.tui import perf
 
 PACKAGE = Path(mlgym_tui.__file__).resolve().parent
 
@@ -74,12 +74,6 @@ async def test_flush_refreshes_falls_back_when_the_private_method_is_gone(monkey
         monkeypatch.undo()
         await pilot.pause()
         assert str(label.render()) == "c"
-
-
-def test_collector_names_stay_importable_from_collector():
-    assert collector is perf  # one module: hold counts and a patched YOUNG_LIMIT are shared
-    for name in ("hold", "release", "held", "on_key", "collect_young", "collect_all", "YOUNG_LIMIT"):
-        assert hasattr(perf, name)
 
 
 def test_watch_frames_sees_composited_frames():

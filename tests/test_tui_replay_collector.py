@@ -7,7 +7,7 @@ import gc
 import pytest
 from replay_helpers import write_run
 
-from mlgym_tui.tui import collector
+from mlgym_tui.tui import perf
 from mlgym_tui.tui.app import MLGymApp
 from mlgym_tui.tui.sample_events import T0
 from mlgym_tui.tui.screens.help import HelpScreen
@@ -32,17 +32,17 @@ def collections():
 
 
 def test_holds_are_counted_and_restore_what_was_there():
-    assert gc.isenabled() and not collector.held()
-    collector.hold()
-    collector.hold()
-    collector.release()
-    assert not gc.isenabled() and collector.held()
-    collector.release()
-    assert gc.isenabled() and not collector.held()
+    assert gc.isenabled() and not perf.held()
+    perf.hold()
+    perf.hold()
+    perf.release()
+    assert not gc.isenabled() and perf.held()
+    perf.release()
+    assert gc.isenabled() and not perf.held()
     gc.disable()
     try:
-        collector.hold()
-        collector.release()
+        perf.hold()
+        perf.release()
         assert not gc.isenabled()  # it was off before: it stays off
     finally:
         gc.enable()
@@ -54,7 +54,7 @@ async def test_collector_is_held_while_a_replay_is_on_screen_and_collects_at_res
         while not getattr(app.screen, "loaded", False):
             await pilot.pause(0.02)
         await pilot.pause()
-        assert not gc.isenabled() and collector.held()
+        assert not gc.isenabled() and perf.held()
         await pilot.press("left")
         collections.clear()
         await pilot.pause(COLLECT_YOUNG_AFTER_S + 0.2)
@@ -64,15 +64,15 @@ async def test_collector_is_held_while_a_replay_is_on_screen_and_collects_at_res
         # another screen on top hands the collector back; coming back takes it again
         app.push_screen(HelpScreen())
         await pilot.pause()
-        assert gc.isenabled() and not collector.held()
+        assert gc.isenabled() and not perf.held()
         app.pop_screen()
         await pilot.pause()
-        assert not gc.isenabled() and collector.held()
-    assert gc.isenabled() and not collector.held()
+        assert not gc.isenabled() and perf.held()
+    assert gc.isenabled() and not perf.held()
 
 
 async def test_a_long_burst_of_keys_still_collects_the_young_generations(tmp_path, collections, monkeypatch):
-    monkeypatch.setattr(collector, "YOUNG_LIMIT", 0)  # every key finds the young generations over the limit
+    monkeypatch.setattr(perf, "YOUNG_LIMIT", 0)  # every key finds the young generations over the limit
     app = MLGymApp(deterministic=True, start_screen=ReplayScreen(write_run(tmp_path), clock=lambda: T0 + 100))
     async with app.run_test(size=SIZE) as pilot:
         while not getattr(app.screen, "loaded", False):

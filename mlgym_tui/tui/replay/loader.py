@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from mlgym_tui.stream.replay_index import ReplayIndex
-from mlgym_tui.tui import collector
+from mlgym_tui.tui import perf
 
 
 class Loaded(NamedTuple):
@@ -35,7 +35,7 @@ def read_run(path: Path, follow: bool) -> Loaded:
     from mlgym_tui.trajectory.loaded_run import RunMeta
 
     tail = None
-    collector.hold()  # ~100k small objects per 50 MB, none of them garbage: collections would only walk them
+    perf.hold()  # ~100k small objects per 50 MB, none of them garbage: collections would only walk them
     try:
         followed = events_path(path) if follow else None
         if followed is not None:
@@ -52,7 +52,7 @@ def read_run(path: Path, follow: bool) -> Loaded:
         # Freeze first: re-enabled with ~1M new objects counted, the collector would otherwise walk them all at
         # once (a pause of 100 ms or more, on whichever thread allocates next).
         gc.freeze()
-        collector.release()
+        perf.release()
     return Loaded(run, index, tail, None)
 
 
