@@ -29,6 +29,7 @@ class MLGymApp(App):
         self.request = request
         self._tasks = tasks
         self._runs_dir = runs_dir
+        self.runs_dir_given = runs_dir is not None  # by the caller (--runs-dir), not from settings
         self.deterministic = deterministic
         self.theme_folders = theme_folders
         self.start_screen = start_screen

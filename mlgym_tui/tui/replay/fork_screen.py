@@ -80,7 +80,8 @@ def start_fork(app: Any, run: Any, path: Path, choice: dict | None, steps: int, 
     if human:
         options.pop("agent_config", None)
     parent = fork_parent(path)
-    runs_dir = app.runs_dir()  # forks land beside every other run of this session
+    # A fork lands beside its parent, unless this session was told where runs go.
+    runs_dir = parent.parent if parent.is_dir() and not app.runs_dir_given else app.runs_dir()
     starter = make_starter(request, runs_dir, parent=str(parent), fork_prefix=steps, **options)
     app.notify(f"forking at step {steps}: re-executing {steps} action(s) in a fresh container", timeout=4)
     app.push_screen(ForkEpisodeScreen(starter=starter, fork_step=steps, clock=clock))
