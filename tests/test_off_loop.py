@@ -167,9 +167,11 @@ def test_events_that_do_not_close_a_step_are_synced_in_groups(tmp_path, monkeypa
     for n in range(35):
         many(ev.ModelResponse(step=1, content=f"answer {n}"))
     deadline = time.monotonic() + 5
-    while many._events.synced < 30 and time.monotonic() < deadline:
+    while 35 - many._events.synced >= 10 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert many._events.synced >= 30  # every 10 events, however long the delay
+    # Never 10 or more unsynced, however long the delay. (A sync covers what was written when it ran, so where the
+    # groups fall depends on the threads' timing: 30 or 26 synced are both right.)
+    assert many._events.synced > 25
     many.close()
 
 
