@@ -588,3 +588,16 @@ async def test_the_controller_closes_a_real_recorder_off_the_loop_and_every_file
     traj = json.loads((tmp_path / "fake.traj").read_text())
     assert results["agent"] == [{"score": 1.0}, {"score": 2.0}] and results["trust"] == "isolated"
     assert len(traj["trajectory"]) == 3 and traj["info"]["exit_status"] == "submitted"
+
+
+async def test_a_persons_step_does_not_use_up_a_step_token():
+    """Step lets one more *agent* step run while paused; a person's command in between does not count."""
+    h = await reach("paused")
+    h.c.step_once()
+    h.c.inject("echo by-hand")
+    await h.until(lambda: h.c.step == 1, "the person's step")
+    h.policy.answer("echo agent", "echo never")
+    await h.until(lambda: h.c.step == 2 and h.c.awaiting == "paused", "the agent's one step")
+    await asyncio.sleep(0.02)
+    assert h.steps() == [("human", "echo by-hand"), ("agent", "echo agent")] and h.c.paused
+    await h.finish()

@@ -104,7 +104,7 @@ class EpisodeRunner:
         self.mode: Mode = mode
         self._mode_before_human: Mode = mode if mode != "human" else "auto"
         self.paused = False
-        self._step_tokens = 0  # steps allowed while paused (Step)
+        self._step_tokens = 0  # agent steps allowed while paused (Step); a person's steps never use one
         self.step = 0
         self.max_steps = int(max_steps)
         self.cost_limit = float(cost_limit)
@@ -266,7 +266,7 @@ class EpisodeRunner:
             # machine loses at most the step in flight. The sync began when the step ended; this rarely waits.
             await self._steps_on_disk()
         step = self.step + 1
-        if self.paused and self._step_tokens > 0:
+        if self.paused and self._step_tokens > 0 and action.author != "human":
             self._step_tokens -= 1
         self.running_command = action.text
         self._interrupt_requested = False
