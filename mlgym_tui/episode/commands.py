@@ -72,7 +72,23 @@ class Interrupt:
 
 @dataclass(frozen=True)
 class Stop:
-    """End the episode now (early_exit), interrupting the running command."""
+    """End the episode now, interrupting the running command: scoring the last valid submission first
+    (`autosubmit`, recorded as `autosubmission (early_exit)`) or without a score (early_exit)."""
+
+    autosubmit: bool = False
+
+
+@dataclass(frozen=True)
+class TerminalCommand:
+    """A command line a person ran in the interactive terminal (f6), reported by its prompt hook: recorded as a
+    step by author "human-terminal" at the next step boundary (it has already run)."""
+
+    command: str
+    output: str
+    exit_code: int | None
+    duration: float
+    cwd: str = ""
+    started_at: float = 0.0  # time.time() when it began
 
 
 @dataclass(frozen=True)
@@ -81,4 +97,5 @@ class SetLimit:
     value: float
 
 
-Command = Approve | Edit | Reject | Inject | Message | SetMode | Pause | Resume | Step | Interrupt | Stop | SetLimit
+Command = (Approve | Edit | Reject | Inject | Message | SetMode | Pause | Resume | Step | Interrupt | Stop | SetLimit
+           | TerminalCommand)

@@ -23,6 +23,7 @@ class EpisodeInfo:
     metrics: list[dict[str, Any]] = field(default_factory=list)  # the task's metric declarations
     parent: str | None = None  # the run a fork was made from
     fork_step: int | None = None  # how many of the parent's steps the fork re-executes
+    who: str = ""  # the person playing a human baseline
 
     @property
     def primary_metric(self) -> dict[str, Any] | None:

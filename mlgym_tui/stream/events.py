@@ -78,6 +78,8 @@ class EpisodeStarted(Event):
     metrics: list[dict[str, Any]] = field(default_factory=list)  # [{name, direction, primary}]
     trust: str = ""  # how scores are computed: isolated | in-process | unisolated ("" in older runs)
     trust_reason: str = ""
+    who: str = ""  # the person who played a human baseline (`play --who`, default the login name)
+    wall_time_s: float | None = None  # the episode's time limit, if any
 
 
 @dataclass(kw_only=True)
@@ -148,6 +150,17 @@ class ActionProposed(Event):
     action: str
     thought: str = ""
     author: Author = "agent"
+
+
+@dataclass(kw_only=True)
+class ProposalDiscarded(Event):
+    """The agent's proposal was dropped unrun because a person acted first (a step of theirs, a take-over): the
+    agent proposes again from what it sees now. `action` is empty when the model was still thinking."""
+
+    type: ClassVar[str] = "proposal_discarded"
+    step: int
+    action: str
+    reason: str
 
 
 @dataclass(kw_only=True)

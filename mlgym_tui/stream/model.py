@@ -46,7 +46,8 @@ class StepView:
     cost: float = 0.0
     edited_from: str | None = None
     timed_out: bool = False
-    rejected: str | None = None  # the reviewer's comment when the action was rejected
+    rejected: str | None = None  # why the proposal did not run: the reviewer's comment, or why it was discarded
+    discarded: bool = False  # dropped unrun because a person acted first (not a reviewer's rejection)
     validation: dict[str, float] | None = None
     final: bool = False
     revision: int = 0  # bumped on every change so a card knows when to re-render
@@ -196,6 +197,12 @@ class EpisodeModel:
 
     def _on_action_rejected(self, e: ev.ActionRejected) -> Changed:
         self.steps.append(StepView(step=e.step, action=e.action, rejected=e.comment or "(no comment)",
+                                   thought=self.pending.thought if self.pending else ""))
+        self.live = None
+        return self._clear_pending()
+
+    def _on_proposal_discarded(self, e: ev.ProposalDiscarded) -> Changed:
+        self.steps.append(StepView(step=e.step, action=e.action, rejected=e.reason, discarded=True,
                                    thought=self.pending.thought if self.pending else ""))
         self.live = None
         return self._clear_pending()

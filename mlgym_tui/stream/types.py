@@ -11,8 +11,11 @@ Mode = Literal["auto", "confirm", "human"]
 """auto: actions run as proposed; confirm: a person approves, edits or rejects each; human: a person acts."""
 MODES: tuple[Mode, ...] = get_args(Mode)
 
-Author = Literal["agent", "human", "replay", "baseline"]
-"""Who produced a step: the model, a person, a fork re-executing its parent, or a task's scripted baseline."""
+Author = Literal["agent", "human", "human-terminal", "replay", "baseline"]
+"""Who produced a step: the model, a person (through the command line), a person's command line in the interactive
+terminal (f6), a fork re-executing its parent, or a task's scripted baseline."""
+PERSON_AUTHORS: tuple[str, ...] = ("human", "human-terminal")
+"""Authors whose steps a person took: the agent's proposal made before one of them is stale."""
 AUTHORS: tuple[Author, ...] = get_args(Author)
 
 Awaiting = Literal["model", "approval", "human", "command", "paused"]

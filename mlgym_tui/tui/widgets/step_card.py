@@ -96,7 +96,7 @@ class StepCard(Static, can_focus=True):
         self.expanded = False
         self.search = ""  # text highlighted wherever it occurs (a replay's search match)
         self.rendered_revision = -1
-        self.set_class(step.author == "human", "-human")
+        self.set_class(step.author in ("human", "human-terminal"), "-human")
         self.set_class(step.rejected is not None, "-rejected")
         self.remove_class("-cursor")
         if render:
@@ -130,7 +130,7 @@ class StepCard(Static, can_focus=True):
             text.append_text(badge("edited", "bold yellow"))
         if s.rejected is not None:
             text.append(" ")
-            text.append_text(badge("rejected", "bold red"))
+            text.append_text(badge("discarded", "bold yellow") if s.discarded else badge("rejected", "bold red"))
         if s.exit_code is not None or s.rejected is None:
             code = s.exit_code
             style = "bold green" if code == 0 else "bold red" if code is not None else "dim"
@@ -160,7 +160,10 @@ class StepCard(Static, can_focus=True):
             if (note := memory_note(action)) is not None:
                 parts.append(note)
         if s.rejected is not None:
-            parts.append(Text(f"rejected: {strip_escapes(s.rejected)}", style="red"))
+            if s.discarded:
+                parts.append(Text(f"not run: {strip_escapes(s.rejected)}", style="yellow"))
+            else:
+                parts.append(Text(f"rejected: {strip_escapes(s.rejected)}", style="red"))
         if s.observation:
             shown, hidden = fold_observation(strip_escapes(s.observation), self.expanded, around=self.search)
             obs = Text(style="")
