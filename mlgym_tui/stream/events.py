@@ -89,6 +89,10 @@ class EpisodeEnded(Event):
     submission: str | None = None
     score: list[dict[str, float]] = field(default_factory=list)
     model_stats: dict[str, Any] = field(default_factory=dict)
+    # The episode's clock at the end (stream/clock.py); None in runs recorded before it was kept.
+    wall_s: float | None = None
+    active_s: float | None = None  # less pauses, approvals waiting for a person, rate-limit back-off
+    human_s: float | None = None  # active time from a person's first action; None when no person acted
 
 
 @dataclass(kw_only=True)
@@ -246,6 +250,8 @@ class ValidationScored(Event):
     final: bool = False
     trust: str = ""
     artefacts: str = ""  # sha256 of the scored files (submissions/<step>/manifest.json)
+    wall_s: float | None = None  # the episode's clock when scored (stream/clock.py); None in older runs
+    active_s: float | None = None
 
 
 @dataclass(kw_only=True)
