@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from mlgym_tui.stream import events as ev
-from mlgym_tui.stream.clock import EpisodeClock
+from mlgym_tui.stream.clock import EpisodeClock, observed_by
 
 
 def started(t: float = 0.0, mode: str = "auto", agent: str = "default") -> ev.EpisodeStarted:
@@ -161,3 +161,13 @@ def test_recorded_events_give_the_same_numbers():
     again = [ev.Event.from_dict(e.to_dict()) for e in events]
     assert clock_of(events).active_s() == clock_of(again).active_s() == 28.0
     assert EpisodeClock().wall_s() == 0.0 and EpisodeClock().human_s() is None
+
+
+def test_an_emitter_observed_by_the_clock_passes_every_event_on_and_counts_it_once():
+    clock, seen = EpisodeClock(), []
+    emit = observed_by(clock, seen.append)
+    events = [started(0.0), ev.Paused(t=5.0), ev.Resumed(t=9.0), ended(10.0)]
+    for event in events:
+        emit(event)
+        clock.observe(event)  # a second emitter down the line shows it again: no effect
+    assert seen == events and clock.active_s() == 6.0

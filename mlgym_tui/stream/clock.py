@@ -15,6 +15,7 @@ same numbers. Three readings:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from mlgym_tui.stream import events as ev
 from mlgym_tui.stream.types import PERSON_AUTHORS, Mode
@@ -42,6 +43,7 @@ class EpisodeClock:
         self._thinking = False  # a model call is in flight
         self._proposal = False  # an agent's proposal is waiting to run or for a decision
         self._backoff_until: float | None = None
+        self._seen: ev.Event | None = None  # the last event observed
 
     # ---------------------------------------------------------------- readings
 
@@ -86,8 +88,9 @@ class EpisodeClock:
     # ---------------------------------------------------------------- events
 
     def observe(self, event: ev.Event) -> None:
-        if self.ended_at is not None:
-            return  # nothing after the end counts
+        if self.ended_at is not None or event is self._seen:
+            return  # nothing after the end counts; an event passed on through two emitters counts once
+        self._seen = event
         t = event.t
         if self.started_at is None:
             self.started_at = self._last = t
@@ -139,3 +142,13 @@ class EpisodeClock:
             # little before now; no pause or approval can have come in between, as the person was acting.
             self.person_started_at = at
             self._person_from = max(0.0, self.active_s(self._last) - (self._last - at))
+
+
+def observed_by(clock: EpisodeClock, emit: Callable[[ev.Event], None]) -> Callable[[ev.Event], None]:
+    """`emit`, showing each event to `clock` first: readings taken while building the next event include it."""
+
+    def emit_observed(event: ev.Event) -> None:
+        clock.observe(event)
+        emit(event)
+
+    return emit_observed
