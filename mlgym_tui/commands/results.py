@@ -18,6 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="leave the baseline out of the comparison (MLGym's tables always include it)")
     parser.add_argument("--direction", action="append", default=[], metavar="TASK=METRIC:max|min",
                         help="metric and direction for a task outside MLGym's 13 (repeatable)")
+    parser.add_argument("--budget", metavar="DURATION",
+                        help="score each run by its validations within this much active time (e.g. 30m, 2h, "
+                             "1h30m): pauses, approvals waiting for a person and rate-limit back-off not counted")
+    parser.add_argument("--budget-steps", type=int, metavar="N",
+                        help="score each run by its validations made by step N")
     parser.add_argument("--csv", metavar="PATH", help="also write the table as CSV")
     parser.add_argument("--json", metavar="PATH", help="also write everything (profiles included) as JSON")
     parser.add_argument("--tui", action="store_true",
@@ -28,13 +33,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from mlgym_tui.evaluation.aggregate import aggregate
     from mlgym_tui.config.directions import parse_direction_option
+    from mlgym_tui.evaluation.budgets import Budget, aggregate_within, parse_duration, read_timelines
     from mlgym_tui.evaluation.discovery import find_runs
     from mlgym_tui.evaluation.run_reader import read_run
 
     try:
         directions = dict(parse_direction_option(text) for text in args.direction)
+        budget = Budget(seconds=parse_duration(args.budget) if args.budget is not None else None,
+                        steps=args.budget_steps)
     except ValueError as exc:
         print(f"mlgym-tui results: {exc}", file=sys.stderr)
         return 2
@@ -54,7 +61,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"mlgym-tui results: --models names unknown model(s) {', '.join(unknown)}; "
                   f"found: {', '.join(sorted(known))}", file=sys.stderr)
             return 2
-    table = aggregate(runs, models=models, directions=directions, include_baseline=not args.no_baseline)
+    # Budgets and the screen's score-over-time curves need each run's validations in time: read once, if at all.
+    timelines = read_timelines(runs) if budget or args.tui else None
+    table = aggregate_within(runs, budget, timelines, models=models, directions=directions,
+                             include_baseline=not args.no_baseline)
 
     if not args.tui:
         from mlgym_tui.evaluation.report_table import print_report
@@ -76,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         from mlgym_tui.tui.app import MLGymApp
         from mlgym_tui.tui.screens.results import ResultsScreen
 
-        screen = ResultsScreen([Path(d) for d in args.dirs], table=table, models=models, directions=directions)
+        screen = ResultsScreen([Path(d) for d in args.dirs], table=table, models=models, directions=directions,
+                               budget=budget, timelines=timelines)
         MLGymApp(start_screen=screen).run()
     return 0

@@ -21,7 +21,8 @@ def _fmt(entry: Entry) -> Text:
 
 
 def scores_table(table: ResultsTable) -> Table:
-    grid = Table(title="Scores (best / last attempt; red = infeasible)", show_lines=False)
+    within = f" within {table.budget}" if table.budget else ""
+    grid = Table(title=f"Scores{within} (best / last attempt; red = infeasible)", show_lines=False)
     grid.add_column("task")
     grid.add_column("metric")
     for model in table.models:

@@ -86,6 +86,7 @@ class ResultsTable:
     runs: list[RunSummary]  # every run found, problems included
     problems: list[Problem]
     notes: list[Problem] = field(default_factory=list)  # scored runs whose scores are not isolated, and why
+    budget: str = ""  # the budget the scores are within (evaluation/budgets.py), e.g. "30m of active time"; "" none
 
     def trust_legend(self) -> list[str]:
         """One line per mark that appears next to a score, e.g. "† in-process: evaluate.py ran ..."."""
@@ -133,4 +134,5 @@ class ResultsTable:
                       "trust": r.trust or None, "trust_reason": r.trust_reason or None} for r in self.runs],
             "problems": [{"path": str(p.path), "message": p.message, "counted": p.counted} for p in self.problems],
             "notes": [{"path": str(p.path), "message": p.message} for p in self.notes],
+            "budget": self.budget or None,
         }

@@ -63,6 +63,11 @@ class EpisodeClock:
             return None
         return max(0.0, self.active_s(now) - self._person_from)
 
+    @property
+    def last_at(self) -> float | None:
+        """t of the last event observed: where the readings of a run that never ended stop."""
+        return None if self.started_at is None else self._last
+
     def _at(self, now: float | None) -> float:
         if self.ended_at is not None:
             return self.ended_at
