@@ -116,20 +116,26 @@ async def test_inject_while_paused_is_a_human_step_the_agent_sees_then_stop(scri
     assert seen.of(ev.EpisodeEnded)[0].exit_status == "early_exit"
 
 
-async def test_mode_switch_during_model_call_keeps_the_answer(scripted_server, engine, tmp_path):
-    scripted_server.set_script([{"delay": 1.0}, answer("echo kept-answer"), answer("submit")])
+async def test_a_take_over_during_a_model_call_discards_it_and_the_agent_asks_again(scripted_server, engine, tmp_path):
+    """The stale answer (made before the person's step) never runs; the next request shows the person's step."""
+    # The stale answer is taken from the script when its request arrives, then held back for a second.
+    scripted_server.set_script([{"reply": answer("echo stale"), "delay": 1.0}, answer("echo fresh"), answer("submit")])
     c, seen = await episode(scripted_server, engine, tmp_path)
     c.start()
-    await until(lambda: c.awaiting == "model", what="model call in flight")
+    await until(lambda: len(scripted_server.requests) == 1, what="the model call to reach the server")
     c.take_over()
-    await until(lambda: c.pending is not None, what="the answer, kept as pending")
-    await asyncio.sleep(0.3)
-    assert c.step == 0 and c.mode == "human" and c.pending.action == "echo kept-answer"
-    assert [p.action for p in seen.of(ev.ActionProposed)] == ["echo kept-answer"]
+    await until(lambda: c.awaiting == "human", what="the take-over")
+    assert c.pending is None and [e.action for e in seen.of(ev.ProposalDiscarded)] == [""]
+    c.inject("echo mine")
+    await until(lambda: c.step == 1, what="the person's step")
     c.hand_back()
     assert await c.wait() == "submitted"
-    assert actions(seen) == [("agent", "echo kept-answer"), ("agent", "submit")]
-    assert len(scripted_server.requests) == 2
+    assert actions(seen) == [("human", "echo mine"), ("agent", "echo fresh"), ("agent", "submit")]
+    assert "echo stale" not in [p.action for p in seen.of(ev.ActionProposed)]
+    second = scripted_server.requests[-2].body["messages"]
+    roles = [m["role"] for m in second]
+    assert roles == ["system", "user"], "the cancelled prompt was taken back: one prompt, then the person's step"
+    assert "A human operator ran" in second[-1]["content"] and "mine" in second[-1]["content"]
 
 
 async def test_interrupt_a_long_command_and_the_shell_survives(scripted_server, engine, tmp_path):

@@ -237,9 +237,17 @@ async def test_inject_runs_a_persons_command_at_the_next_boundary(state):
     await h.until(lambda: ("human", "echo injected") in h.steps(), "the injected step")
     assert h.policy.recorded[-1] == ("human", "echo injected")  # the agent sees it in its history
     await h.settle()
+    discarded = [(e.step, e.action) for e in h.of(ev.ProposalDiscarded)]
     if state == "approval":
-        assert h.c.pending.action == "echo proposed", "the proposal survives a person's step"
-    expected = {"model": "model", "approval": "approval", "human": "human", "paused": "paused", "command": "model"}
+        # The proposal never saw the person's step: dropped unrun (the agent is told), and asked for again.
+        assert h.c.pending is None and discarded == [(1, "echo proposed")] and h.policy.discarded == [""]
+        assert h.env.ran == ["echo injected"]
+    elif state == "model":
+        assert discarded == [(1, "")], "the model call in flight is discarded"
+        assert h.policy.asked == 2, "and the agent is asked again, after the person's step"
+    else:
+        assert discarded == []
+    expected = {"model": "model", "approval": "model", "human": "human", "paused": "paused", "command": "model"}
     assert h.c.awaiting == expected[state]
     with pytest.raises(ControllerError, match="the action is empty"):
         h.c.inject(" ")
@@ -279,16 +287,72 @@ async def test_take_over_then_hand_back(state):
     await h.finish()
 
 
-async def test_an_answer_that_arrives_after_a_take_over_waits_as_the_pending_proposal():
-    h = await reach("model")
+@pytest.mark.parametrize("state", ["model", "approval"])
+async def test_handing_back_never_runs_a_proposal_made_before_the_take_over(state):
+    h = await reach(state)
     h.c.take_over()
     await h.settle()
-    h.policy.answer("echo kept")
-    await h.until(lambda: h.c.pending is not None, "the answer, kept")
-    assert h.c.awaiting == "human" and h.env.ran == []
+    h.policy.answer("echo stale")  # what a cancelled call would have answered: never taken
+    assert h.c.awaiting == "human" and h.c.pending is None
+    assert [e.action for e in h.of(ev.ProposalDiscarded)] == ["" if state == "model" else "echo proposed"]
+    h.c.inject("echo mine")
+    await h.until(lambda: h.env.ran == ["echo mine"], "the person's step")
     h.c.hand_back()
-    await h.until(lambda: h.env.ran == ["echo kept"], "the kept answer to run after the hand-back")
+    if state == "approval":
+        await h.until(lambda: h.c.pending is not None, "the fresh proposal")
+        assert h.c.pending.action == "echo stale" and h.c.pending.step == 2, "numbered after the person's step"
+        h.c.approve()
+    await h.until(lambda: h.c.step == 2, "the agent's step after the hand-back")
+    assert h.env.ran == ["echo mine", "echo stale"] and h.policy.asked >= 2, "asked again after the hand-back"
     await h.finish()
+
+
+async def test_a_terminal_command_becomes_a_step_and_supersedes_the_proposal():
+    h = await reach("approval")
+    h.c.record_terminal_command(command="cd /tmp && ls", output="a\nb", exit_code=0, duration=0.5, cwd="/tmp",
+                                started_at=123.0)
+    await h.until(lambda: ("human-terminal", "cd /tmp && ls") in h.steps(), "the terminal step")
+    step = h.of(ev.StepRecorded)[0]
+    assert (step.step, step.observation, step.exit_code, step.state["working_dir"], step.started_at) == (
+        1, "a\nb", 0, "/tmp", 123.0)
+    assert h.env.ran == [], "it ran in the terminal already: nothing runs again"
+    assert h.policy.recorded == [("human", "cd /tmp && ls")], "the agent sees it as a person's step"
+    assert [e.action for e in h.of(ev.ProposalDiscarded)] == ["echo proposed"]
+    h.c.record_terminal_command(command="  ", output="", exit_code=0, duration=0.0)  # an empty line: no step
+    h.policy.answer("echo after")
+    await h.until(lambda: h.c.pending is not None and h.c.pending.action == "echo after", "a fresh proposal")
+    assert h.c.pending.step == 2 and len(h.of(ev.StepRecorded)) == 1
+    await h.finish()
+
+
+async def test_messages_reach_the_agent_in_the_order_they_were_sent():
+    """A message sent after a person's command waits until that command is in the history."""
+    h = await reach("command")
+    h.c.message("first")
+    h.c.inject("echo second")
+    h.c.message("third")
+    h.c.record_terminal_command(command="echo fourth", output="fourth", exit_code=0, duration=0.1)
+    h.c.message("fifth")
+    await h.settle()
+    assert h.policy.messages == ["first"], "the rest wait behind the injected command"
+    h.env.release.set()
+    await h.until(lambda: len(h.policy.messages) == 3, "every message")
+    order = []
+    for e in h.events:
+        if isinstance(e, ev.MessageToAgent):
+            order.append(e.text)
+        elif isinstance(e, ev.StepRecorded):
+            order.append(e.action)
+    assert order == ["first", "slow job", "echo second", "third", "echo fourth", "fifth"]
+    await h.finish()
+
+
+async def test_stop_with_autosubmit_scores_the_last_valid_submission():
+    h = await reach("model")
+    h.c.stop(autosubmit=True)
+    assert await asyncio.wait_for(h.c.wait(), 5) == "autosubmission (early_exit)"
+    assert h.env.autosubmitted == ["early_exit"]
+    assert h.of(ev.ValidationScored)[-1].metrics == {"score": 0.5}
 
 
 async def test_switching_confirm_to_auto_runs_the_pending_proposal():

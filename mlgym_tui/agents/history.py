@@ -58,6 +58,10 @@ class History:
         self._entries.append(entry)
         return entry
 
+    def drop_last(self) -> dict[str, Any]:
+        """Take back the last entry (a prompt whose model call was cancelled)."""
+        return self._entries.pop()
+
     def add_assistant(self, response: str, thought: str, action: str, *, agent: str = AGENT_NAME) -> dict[str, Any]:
         return self.add("assistant", response, agent=agent, thought=thought, action=action)
 

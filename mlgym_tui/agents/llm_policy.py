@@ -13,6 +13,7 @@ Contract with the episode runner (the Policy protocol in proposal.py):
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -82,7 +83,8 @@ class LLMPolicy:
     # -- what the loop tells ----------------------------------------------------------------------------------
     def record_step(self, action: str, observation: str, author: str, thought: str = "") -> None:
         if author == "human":
-            # A pending proposal survives a human step: the person may still approve it afterwards.
+            # The runner discards a pending proposal before a person's step (it never saw it); a policy driven
+            # without a runner keeps it.
             text = render_template(self.templates.human_step, {"action": action, "observation": observation})
             self._since_last_answer.append(("human", text))
             return
@@ -146,7 +148,9 @@ class LLMPolicy:
         if len(self._history) == 0:
             self._add_prompt(1, observation, state)
 
-    def _add_prompt(self, step: int, observation: str, state: dict[str, Any]) -> None:
+    def _add_prompt(self, step: int, observation: str, state: dict[str, Any]) -> list[tuple[str, str]] | None:
+        """Add the prompt for the next answer; returns what its last user message was made of (None when the
+        task prompt alone asks for the first answer)."""
         values = self._values(step, state)
         if len(self._history) == 0:
             self._history.add("system", render_template(self.templates.system, values))
@@ -154,7 +158,8 @@ class LLMPolicy:
             if observation.strip():
                 self._since_last_answer.insert(0, ("observation", observation))
             if not self._since_last_answer:
-                return
+                return None
+        consumed = self._since_last_answer
         text = self._observation_text()
         if text is None:
             content = render_template(self.templates.next_step_no_output, values)
@@ -162,6 +167,7 @@ class LLMPolicy:
             content = render_template(self.templates.next_step, {**values, "observation": text})
         self._history.add("user", content)
         self._since_last_answer = []
+        return consumed
 
     def _check_cost(self) -> None:
         if self.cost_limit > 0 and self.total_cost >= self.cost_limit:
@@ -194,7 +200,18 @@ class LLMPolicy:
     async def propose(self, step: int, observation: str, state: dict[str, Any]) -> Proposal:
         if self.pending is not None:
             self.record_step(self.pending.action, observation, "agent")
-        self._add_prompt(step, observation, state)
+        consumed = self._add_prompt(step, observation, state)
+        try:
+            return await self._answer(step, state)
+        except asyncio.CancelledError:
+            # A person acted while the model was thinking (the runner discards the call): take the prompt back, so
+            # the next one tells what happened since the last answer, what arrived during the call included.
+            if consumed is not None:
+                self._history.drop_last()
+                self._since_last_answer = consumed + self._since_last_answer
+            raise
+
+    async def _answer(self, step: int, state: dict[str, Any]) -> Proposal:
         base = self._history.for_model()
         messages = base
         tokens_in = tokens_out = 0

@@ -55,6 +55,7 @@ class Controller:
         parent: str | None = None,
         prefix: list[ev.StepRecorded] | None = None,
         run_id: str = "",
+        who: str = "",
     ) -> None:
         if mode not in MODES:
             raise ControllerError(f"unknown mode {mode!r}; use one of: {', '.join(MODES)}")
@@ -64,7 +65,7 @@ class Controller:
         self.info = EpisodeInfo(
             run_id=run_id or (self.run_dir.name if self.run_dir else ""), task_id=task_id, agent=agent, model=model,
             engine=engine, baseline=dict(baseline or {}), metrics=list(metrics or []), parent=parent,
-            fork_step=len(prefix) if parent is not None else None,
+            fork_step=len(prefix) if parent is not None else None, who=who,
         )
         self._subscribers: list[Callable[[Event], None]] = []
         self.runner = EpisodeRunner(
@@ -237,9 +238,21 @@ class Controller:
         if not self.done:
             self.send(cmd.Interrupt())
 
-    def stop(self) -> None:
+    def stop(self, autosubmit: bool = False) -> None:
+        """End the episode: with `autosubmit`, after scoring the last valid submission (the default a person is
+        offered); without, unscored (early_exit)."""
         if not self.done:
-            self.send(cmd.Stop())
+            self.send(cmd.Stop(autosubmit=autosubmit))
+
+    def record_terminal_command(self, *, command: str, output: str, exit_code: int | None, duration: float,
+                                cwd: str = "", started_at: float = 0.0) -> None:
+        """A command a person ran in the interactive terminal (it has run already): recorded as a step by author
+        human-terminal at the runner's next step boundary, in the order it was sent among injects and messages."""
+        self._require_live("record a terminal command")
+        if not command.strip():
+            return  # an empty prompt line is not a step
+        self.send(cmd.TerminalCommand(command=command, output=output, exit_code=exit_code, duration=duration,
+                                      cwd=cwd, started_at=started_at))
 
     def set_limit(self, name: str, value: float) -> None:
         self._require_live("change a limit")

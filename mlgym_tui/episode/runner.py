@@ -32,6 +32,7 @@ from mlgym_tui.agents.proposal import Policy, Proposal
 from mlgym_tui.episode import commands as cmd
 from mlgym_tui.episode.state import EpisodeInfo, EpisodeState
 from mlgym_tui.stream import events as ev
+from mlgym_tui.stream.clock import EpisodeClock, observed_by
 from mlgym_tui.stream.types import Author, Awaiting, ExitStatus, Mode
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,8 @@ class EpisodeRunner:
         self.info = info
         self.env = env
         self.policy = policy
-        self.emit = emit
+        self.clock = EpisodeClock()  # wall, active and a person's time, from the events emitted
+        self.emit = observed_by(self.clock, emit)
         self.commands: asyncio.Queue[cmd.Command] = asyncio.Queue()
         self.prefix = list(prefix or [])
         self._on_history = on_history  # the recorder keeps the policy's history for the .traj
@@ -123,8 +125,12 @@ class EpisodeRunner:
 
         self._proposing: asyncio.Future[Proposal] | None = None  # the model call in flight
         self._decision: cmd.Approve | cmd.Edit | cmd.Reject | None = None
-        self._injected: deque[str] = deque()
+        # What a person sent for the agent, in the order sent: commands to run (Inject), commands already run in
+        # the terminal (TerminalCommand) and messages. A message waits behind the steps sent before it, so the
+        # model reads them in that order.
+        self._from_person: deque[cmd.Inject | cmd.TerminalCommand | cmd.Message] = deque()
         self._stop_requested = False
+        self._stop_autosubmit = False
         self._interrupt_requested = False
         self._sent = self._applied = 0  # commands submitted / applied (or dropped): what is still on its way
 
@@ -185,8 +191,12 @@ class EpisodeRunner:
             await self._policy_failed(exc)
             return observation
         if self._stop_requested:
-            await self._end(ExitStatus.EARLY_EXIT)
+            if self._stop_autosubmit:
+                await self._autosubmit(ExitStatus.EARLY_EXIT)
+            else:
+                await self._end(ExitStatus.EARLY_EXIT)
             return observation
+        observation = self._record_terminal_steps(observation)
         limit = self._limit_reached()
         if limit is not None:
             await self._autosubmit(limit)
@@ -202,8 +212,10 @@ class EpisodeRunner:
 
     def _next_action(self, observation: str) -> Action | Awaiting:
         """The action to run now, or what the runner has to wait for before there is one."""
-        if self._injected:
-            return Action(self._injected.popleft(), author="human")
+        if self._from_person and isinstance(self._from_person[0], cmd.Inject):
+            action = Action(self._from_person.popleft().command, author="human")
+            self._supersede("a person ran a command first")
+            return action
         if self.mode == "human" or self.policy.is_person:
             return "human"
         if self.pending is None:
@@ -237,6 +249,49 @@ class EpisodeRunner:
         if edited is None:
             return Action(proposal.action, author=proposal.author, proposal=proposal)
         return Action(edited, author=proposal.author, proposal=proposal, edited_from=proposal.action)
+
+    def _supersede(self, reason: str) -> None:
+        """A person acted: the agent's proposal (in flight or pending) was made without seeing it, so it is
+        dropped unrun, the transcript says so, and the agent proposes again from what it sees after."""
+        if self.policy.is_person:
+            return
+        step = self.step + 1
+        task, self._proposing = self._proposing, None
+        if task is not None:
+            task.cancel()  # the policy puts its history back as it was before the call (LLMPolicy.propose)
+            task.add_done_callback(_consume_outcome)
+            self.emit(ev.ProposalDiscarded(step=step, action="", reason=f"{reason} while the model was thinking; "
+                                                                        "it proposes again from what it sees now"))
+        proposal, self.pending = self.pending, None
+        if proposal is not None:
+            self._decision = None
+            self.policy.discard_proposal()
+            self.emit(ev.ProposalDiscarded(step=step, action=proposal.action,
+                                           reason=f"{reason}; the agent proposes again from what it sees now"))
+
+    def _record_terminal_steps(self, observation: str) -> str:
+        """Commands a person already ran in the interactive terminal become steps (author human-terminal);
+        messages sent after them are delivered after them."""
+        while self._from_person and isinstance(self._from_person[0], (cmd.TerminalCommand, cmd.Message)):
+            item = self._from_person.popleft()
+            if isinstance(item, cmd.Message):
+                self._deliver(item.text)
+                continue
+            self._supersede("a person ran a command in the terminal")
+            step = self.step = self.step + 1
+            self.policy.record_step(item.command, item.output, "human")
+            self._history_changed()
+            self.emit(ev.StepRecorded(
+                step=step, author="human-terminal", action=item.command, observation=item.output,
+                state={**self.env.state(), "working_dir": item.cwd} if item.cwd else dict(self.env.state()),
+                exit_code=item.exit_code, started_at=item.started_at, duration=item.duration,
+            ))
+            observation = item.output
+        return observation
+
+    def _deliver(self, text: str) -> None:
+        self.policy.add_user_message(text)
+        self.emit(ev.MessageToAgent(text=text))
 
     # ---------------------------------------------------------------- phase 2: confirmation (confirm mode)
 
@@ -328,7 +383,8 @@ class EpisodeRunner:
             self.best_score = metrics
         self.emit(ev.ValidationScored(step=step, metrics=metrics, baseline=dict(self.info.baseline),
                                       submission=result.submission, final=bool(result.done),
-                                      trust=result.trust or "", artefacts=result.artefacts or ""))
+                                      trust=result.trust or "", artefacts=result.artefacts or "",
+                                      wall_s=self.clock.wall_s(), active_s=self.clock.active_s()))
 
     def _better(self, new: dict[str, float], best: dict[str, float] | None) -> bool:
         if best is None:
@@ -392,11 +448,13 @@ class EpisodeRunner:
             case cmd.Approve() | cmd.Edit() | cmd.Reject():
                 if self.pending is not None and self.mode == "confirm":
                     self._decision = command
-            case cmd.Inject(command=text):
-                self._injected.append(text)
+            case cmd.Inject() | cmd.TerminalCommand():
+                self._from_person.append(command)
             case cmd.Message(text=text):
-                self.policy.add_user_message(text)
-                self.emit(ev.MessageToAgent(text=text))
+                if self._from_person:
+                    self._from_person.append(command)  # after the steps sent before it
+                else:
+                    self._deliver(text)
             case cmd.SetMode(mode=mode):
                 self._set_mode(mode)
             case cmd.Pause():
@@ -410,8 +468,9 @@ class EpisodeRunner:
                 self._step_tokens += 1
             case cmd.Interrupt():
                 self._interrupt_command()
-            case cmd.Stop():
+            case cmd.Stop(autosubmit=autosubmit):
                 self._stop_requested = True
+                self._stop_autosubmit = autosubmit
                 self._interrupt_command()
             case cmd.SetLimit(name=name, value=value):
                 self._set_limit(name, value)
@@ -421,6 +480,8 @@ class EpisodeRunner:
             return
         if self.mode != "human":
             self._mode_before_human = self.mode
+        if mode == "human":
+            self._supersede("a person took over")  # handing back never runs a proposal made before
         self.mode = mode
         if mode != "confirm":
             self._decision = None
@@ -499,7 +560,9 @@ class EpisodeRunner:
         self.submission = submission or self.submission
         self._history_changed()
         self.emit(ev.EpisodeEnded(exit_status=self.exit_status, submission=self.submission,
-                                  score=list(self.env.scores or self.scores), model_stats=self.policy.model_stats))
+                                  score=list(self.env.scores or self.scores), model_stats=self.policy.model_stats,
+                                  wall_s=self.clock.wall_s(), active_s=self.clock.active_s(),
+                                  human_s=self.clock.human_s()))
 
     async def _cancel_proposal(self) -> None:
         task, self._proposing = self._proposing, None
@@ -518,7 +581,7 @@ class EpisodeRunner:
             run_id=i.run_id, task_id=i.task_id, agent=i.agent, model=i.model, mode=self.mode, engine=i.engine,
             max_steps=self.max_steps, cost_limit=self.cost_limit, parent=i.parent, fork_step=i.fork_step,
             baseline=dict(i.baseline), metrics=list(i.metrics), trust=self.env.trust,
-            trust_reason=self.env.trust_reason,
+            trust_reason=self.env.trust_reason, who=i.who, wall_time_s=self.wall_time_s,
         ))
 
     def _on_output(self, text: str) -> None:
@@ -548,3 +611,9 @@ class EpisodeRunner:
             if self.done:
                 return result.observation
         return ""
+
+
+def _consume_outcome(task: asyncio.Future) -> None:
+    """A cancelled model call's outcome is of no interest; fetch it so asyncio does not log it as lost."""
+    if not task.cancelled():
+        task.exception()
