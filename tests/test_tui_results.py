@@ -1,6 +1,7 @@
 """The Results screen over a fixed synthetic run set (our layout and MLGym's): the score table with best / last,
 baseline and infeasible cells, AUP per model, the problems list, the two performance-profile charts, the jump from
-a score into that run's replay, the `R` key from the task browser, and a 120x40 snapshot.
+a score into that run's replay, the `R` key from the task browser, scores within a budget with score-over-time
+curves per run (human runs marked), and 120x40 snapshots.
 
 Update the snapshot after an intended change: uv run pytest tests/test_tui_results.py --snapshot-update
 """
@@ -10,9 +11,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from test_budgets import MIN, agent_run, human_run, slow_run
 from test_evaluation_runs import IN_PROCESS_REASON, mlgym_run, our_run, trust_runs
 
 from mlgym_tui.evaluation import aggregate, collect_runs
+from mlgym_tui.evaluation.budgets import Budget, aggregate_within, read_timelines
 from mlgym_tui.tui.app import MLGymApp
 from mlgym_tui.tui.screens.results import ResultsScreen
 
@@ -176,10 +179,73 @@ async def test_results_screen_marks_scores_that_are_not_isolated(tmp_path):
         assert str(paths["isolated"].relative_to(tmp_path)) not in problems
 
 
+def budget_runs(root: Path) -> dict[str, Path]:
+    """One task (blotto): a human run, an agent run, and an agent run with nothing scored in the first 30m."""
+    return {"human": human_run(root), "agent": agent_run(root), "slow": slow_run(root)}
+
+
+async def test_results_screen_within_a_budget_draws_score_over_time_with_humans_marked(tmp_path):
+    budget_runs(tmp_path)
+    app = MLGymApp(deterministic=True, start_screen=ResultsScreen([tmp_path], budget=Budget(seconds=30 * MIN)))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await until(pilot, lambda: screen.curves is not None, "the results and their curves")
+        await pilot.pause()
+        assert cell_text(screen, "blotto", "human") == "0.1 / 0.1"
+        assert cell_text(screen, "blotto", "m-agent") == "0.3 / 0.2"
+        assert cell_text(screen, "blotto", "m-slow") == "- / -"
+        assert screen.sub_title.endswith(", within 30m of active time")
+        assert screen.query_one("#results-table").border_title == "scores within 30m of active time"
+        chart = screen.query_one("#score-curves")
+        assert chart.border_title == "score over time: 3 runs, 1 human, budget 30m"
+        text = painted(chart)
+        assert "blotto: best Score so far, by active minute" in text
+        assert "★ human 20250101-100000" in text and "m-agent 20250101-110000" in text
+        assert "★ m-agent" not in text and "baseline" in text
+        # the curves themselves: best so far against active time, every validation (the budget is a line)
+        curves = {c.model: c for c in screen.curves["blotto"]}
+        assert [(t / MIN, v) for t, v in curves["m-agent"].points] == [(10, .3), (20, .3), (80, .6), (150, 1.5)]
+        assert curves["human"].human and [v for _, v in curves["human"].points] == [.1, .5, .9]
+
+
+async def test_the_curves_follow_the_task_under_the_cursor(tmp_path):
+    write_runs(tmp_path)
+    budget_runs(tmp_path)
+    app = MLGymApp(deterministic=True, start_screen=ResultsScreen([tmp_path]))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await until(pilot, lambda: screen.curves is not None, "the results and their curves")
+        await pilot.pause()
+        chart = screen.query_one("#score-curves")
+        assert screen.curves_task == "3SATTime" and "3SATTime: best Time so far" in painted(chart)
+        assert "within" not in screen.sub_title and "budget" not in chart.border_title
+        await move_to(pilot, screen, "blotto", "human")
+        assert screen.curves_task == "blotto"
+        assert "★ human" in painted(chart) and cell_text(screen, "blotto", "human") == "0.9 / 0.9"
+
+
+def test_snapshot_results_screen_within_a_budget(snap_compare, tmp_path):
+    budget_runs(tmp_path)
+    runs = collect_runs([tmp_path])
+    timelines = read_timelines(runs)
+    budget = Budget(seconds=30 * MIN)
+    table = aggregate_within(runs, budget, timelines)
+    app = MLGymApp(deterministic=True,
+                   start_screen=ResultsScreen([tmp_path], table=table, budget=budget, timelines=timelines))
+
+    async def settle(pilot):
+        await pilot.pause()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=settle)
+
+
 def test_snapshot_results_screen(snap_compare, tmp_path):
     write_runs(tmp_path)
-    table = aggregate(collect_runs([tmp_path]))
-    app = MLGymApp(deterministic=True, start_screen=ResultsScreen([tmp_path], table=table))
+    runs = collect_runs([tmp_path])
+    table = aggregate(runs)
+    app = MLGymApp(deterministic=True,
+                   start_screen=ResultsScreen([tmp_path], table=table, timelines=read_timelines(runs)))
 
     async def settle(pilot):
         await pilot.pause()

@@ -1,5 +1,7 @@
-"""Results across runs: scores per task and model (best / last attempt, baseline, infeasible marked), performance
-profiles, AUP per model and the runs that could not be scored. Enter on a score opens the run that achieved it."""
+"""Results across runs: scores per task and model (best / last attempt, baseline, infeasible marked), within a
+budget of active time or steps when one is given, score-over-time curves of the task under the cursor (human runs
+marked), performance profiles, AUP per model and the runs that could not be scored. Enter on a score opens the run
+that achieved it."""
 
 from __future__ import annotations
 
@@ -15,11 +17,12 @@ from textual.widgets import DataTable, Footer, Header, Static
 from mlgym_tui.evaluation.results_table import trust_mark
 from mlgym_tui.tui.actions import bindings_for
 from mlgym_tui.tui.widgets.profile_chart import ProfileChart
+from mlgym_tui.tui.widgets.score_curves_chart import HUMAN_MARK, ScoreCurvesChart
 
 INFEASIBLE = "*"
 TRUST_STYLE = "yellow"
 LEGEND = (f"cells: best / last attempt; {INFEASIBLE} red = infeasible (invalid or worse than the baseline); "
-          "enter/o opens the best run, l the last attempt's")
+          f"enter/o opens the best run, l the last attempt's; {HUMAN_MARK} marks a human run")
 
 
 def _value(entry: Any) -> Text:
@@ -53,16 +56,24 @@ class ResultsScreen(Screen):
     #problems-scroll { height: 1fr; border: round $error 40%; }
     #problems { padding: 0 1; }
     ProfileChart { height: 1fr; border: round $accent 40%; }
+    ScoreCurvesChart { height: 2fr; border: round $accent 40%; }
+    #results-left #problems-scroll { height: 1fr; }
     #results-legend { height: auto; color: $text-muted; padding: 0 1; }
     """
 
     def __init__(self, dirs: list[Path | str] | None = None, *, table: Any = None, models: list[str] | None = None,
-                 directions: dict | None = None) -> None:
+                 directions: dict | None = None, budget: Any = None, timelines: dict | None = None) -> None:
+        """`budget` (evaluation.budgets.Budget) limits the scores; `timelines` (read_timelines) saves reading
+        events.jsonl again for the curves when the caller already did."""
         super().__init__()
         self.dirs = [Path(d) for d in (dirs or [])]
         self.table = table
         self.models = models
         self.directions = directions
+        self.budget = budget
+        self.timelines = timelines
+        self.curves: dict[str, list] | None = None  # task -> ScoreCurve list, once the timelines are read
+        self.curves_task: str | None = None  # the task whose curves are drawn
         self.loaded = table is not None
         self.load_error: str | None = None
 
@@ -75,6 +86,7 @@ class ResultsScreen(Screen):
                 yield DataTable(id="results-table", cursor_type="cell", zebra_stripes=True)
                 yield Static(LEGEND, id="results-legend")
                 yield DataTable(id="aup-table", cursor_type="none", show_cursor=False)
+                yield ScoreCurvesChart(id="score-curves")
                 with VerticalScroll(id="problems-scroll"):
                     yield Static("", id="problems")
             with Vertical(id="results-right"):
@@ -89,6 +101,10 @@ class ResultsScreen(Screen):
         self.query_one("#results-table").border_title = "scores"
         if self.table is not None:
             self.show_table(self.table)
+            if self.timelines is not None:
+                self.set_curves(self.timelines)
+            else:
+                self.run_worker(self.load_timelines, name="results-curves", group="results", thread=True)
         else:
             self.action_reload()
         self.query_one("#results-table", DataTable).focus()
@@ -103,18 +119,31 @@ class ResultsScreen(Screen):
 
     def load(self) -> None:
         """Worker thread: discover, read and aggregate the runs."""
-        from mlgym_tui.evaluation import aggregate, collect_runs
+        from mlgym_tui.evaluation import collect_runs
+        from mlgym_tui.evaluation.budgets import Budget, aggregate_within, read_timelines
 
+        budget = self.budget or Budget()
+        timelines = None
         try:
             existing = [d for d in self.dirs if d.is_dir()]
             runs = collect_runs(existing) if existing else []
-            table = aggregate(runs, models=self.models, directions=self.directions)
+            # Reading every events.jsonl in full takes a while: before the table only when the budget needs it.
+            timelines = read_timelines(runs) if budget else None
+            table = aggregate_within(runs, budget, timelines, models=self.models, directions=self.directions)
             error = None
         except (ValueError, OSError) as exc:
             table, error = None, str(exc)
-        self.app.call_from_thread(self.set_table, table, error)
+        self.app.call_from_thread(self.set_table, table, error, timelines)
+        if table is not None and timelines is None:
+            self.app.call_from_thread(self.set_curves, read_timelines(table.runs))
 
-    def set_table(self, table: Any, error: str | None) -> None:
+    def load_timelines(self) -> None:
+        """Worker thread: the timelines of a table built before the screen (for the curves only)."""
+        from mlgym_tui.evaluation.budgets import read_timelines
+
+        self.app.call_from_thread(self.set_curves, read_timelines(self.table.runs))
+
+    def set_table(self, table: Any, error: str | None, timelines: dict | None = None) -> None:
         self.loaded = True
         self.load_error = error
         if error:
@@ -122,16 +151,49 @@ class ResultsScreen(Screen):
         if table is not None:
             self.table = table
             self.show_table(table)
+            if timelines is not None:
+                self.set_curves(timelines)
         else:
             self.sub_title = "no results"
+
+    def set_curves(self, timelines: dict) -> None:
+        from mlgym_tui.evaluation.curves import score_curves
+
+        self.timelines = timelines
+        self.curves = score_curves(self.table, timelines) if self.table is not None else {}
+        tasks = self.table.tasks if self.table is not None else []
+        self.show_curves(self.curves_task if self.curves_task in tasks else (tasks[0] if tasks else None))
+
+    def show_curves(self, task: str | None) -> None:
+        """The curves of `task`'s runs, the baseline and the budget line (when the budget is one of time)."""
+        from mlgym_tui.evaluation.budgets import format_duration
+
+        self.curves_task = task
+        chart = self.query_one("#score-curves", ScoreCurvesChart)
+        table = self.table
+        if table is None or task not in table.directions or self.curves is None:
+            chart.plot_curves(None, "", [], None, None)
+            return
+        from mlgym_tui.evaluation import BASELINE
+
+        metric = table.directions[task][0]
+        baseline_cell = table.cell(task, BASELINE)
+        baseline = baseline_cell.best.value if baseline_cell else None
+        budget_s = self.budget.seconds if self.budget else None
+        chart.plot_curves(task, metric, self.curves.get(task, []), baseline, budget_s)
+        humans = sum(1 for c in self.curves.get(task, []) if c.human)
+        chart.border_title = (f"score over time: {len(self.curves.get(task, []))} runs, {humans} human"
+                              + (f", budget {format_duration(budget_s)}" if budget_s is not None else ""))
 
     def show_table(self, table: Any) -> None:
         from mlgym_tui.evaluation import BASELINE
 
         scored = sum(1 for r in table.runs if not table.problem_of(r.path) and not r.problem)
         self.sub_title = (f"{len(table.runs)} runs ({scored} scored), {len(table.tasks)} tasks, "
-                          f"{len([m for m in table.models if m != BASELINE])} models")
+                          f"{len([m for m in table.models if m != BASELINE])} models"
+                          + (f", within {table.budget}" if table.budget else ""))
         grid = self.query_one("#results-table", DataTable)
+        grid.border_title = f"scores within {table.budget}" if table.budget else "scores"
         grid.clear(columns=True)
         grid.add_column("task", key="task")
         grid.add_column("metric", key="metric")
@@ -218,6 +280,12 @@ class ResultsScreen(Screen):
             self.notify(f"{picked[0]}: {what}", severity="warning", timeout=4)
             return None
         return Path(entry.run_path)
+
+    def on_data_table_cell_highlighted(self, event: DataTable.CellHighlighted) -> None:
+        if event.data_table.id == "results-table" and self.curves is not None:
+            task = event.cell_key.row_key.value
+            if task != self.curves_task:
+                self.show_curves(task)
 
     def on_data_table_cell_selected(self, event: DataTable.CellSelected) -> None:
         if event.data_table.id == "results-table":
