@@ -10,7 +10,8 @@ from pathlib import Path
 
 from mlgym_tui.config.runtime import RuntimeConfig, parse_gpus
 from mlgym_tui.config.task import TaskConfig
-from mlgym_tui.environment.evaluation import evaluate, evaluation_digest, trust_of
+from mlgym_tui.environment.evaluation import (EvaluationInterrupted, EvaluationStop, evaluate, evaluation_digest,
+                                              trust_of)
 from mlgym_tui.environment.submission import Artefacts, SubmissionRefused, read_submission
 from mlgym_tui.environment.task_image import task_image
 from mlgym_tui.runtime.base import Container, ContainerSpec, Engine
@@ -57,6 +58,7 @@ class MLGymEnvironment:
         self.image: str | None = None  # the task's image (with its packages), known once reset has run
         self.trust, self.trust_reason = trust_of(task, engine)
         self._scorings = 0
+        self._evaluation: EvaluationStop | None = None  # the scoring running now, which interrupt stops
         self._memory_stats = {"memory_records_num": "no records, write to memory first", "memory_records_tags": "n/a"}
         self.container: Container | None = None
         self.shell: ShellSession | None = None
@@ -203,24 +205,36 @@ class MLGymEnvironment:
         return await self._score(final=False, status_ok="submitted", step=step)
 
     async def interrupt(self) -> None:
-        if self.shell is not None:
+        """Stop what runs now: the shell's command, or a validation/submission (its container is removed)."""
+        if self._evaluation is not None:
+            await asyncio.to_thread(self._evaluation.request)
+        elif self.shell is not None:
             await self.shell.interrupt()
 
     async def _score(self, final: bool, status_ok: str, step: int | None) -> StepResult:
         started = time.monotonic()
         self._scorings += 1
         artefacts: Artefacts | None = None
+        self._evaluation = stop = EvaluationStop()
         try:
             # Read by value through the engine's archive API (works whatever state the agent left its container
             # in), then score in a fresh evaluation container.
             artefacts = await asyncio.to_thread(read_submission, self.task, self.container)
-            score = await asyncio.to_thread(evaluate, self.task, self.engine, artefacts, self.runtime, self.image)
+            score = await asyncio.to_thread(evaluate, self.task, self.engine, artefacts, self.runtime, self.image,
+                                            stop)
+        except EvaluationInterrupted as exc:
+            # The episode goes on (a submit too): the person stopped the scoring, not the episode.
+            await self._keep(artefacts, step, {"status": exc.status, "reason": exc.reason})
+            return StepResult(f"Scoring interrupted: {exc.reason}; no score was recorded.", exit_code=None,
+                              interrupted=True, duration=time.monotonic() - started, state=self.state())
         except SubmissionRefused as exc:
             await self._keep(artefacts, step, {"status": exc.status, "reason": exc.reason})
             return self._unscored(f"Submission could not be evaluated: {exc.reason}" + _shown(getattr(exc, "output", "")),
                                   final, f"{exc.status} ({exc.reason})", started)
         except RuntimeProblem as exc:
             return self._unscored(f"Evaluation failed: {exc}", final, "exit_error", started)
+        finally:
+            self._evaluation = None
         await self._keep(artefacts, step, {"status": "scored", "metrics": score.metrics})
         self.scores.append(score.metrics)
         self.submission = score.submission

@@ -54,6 +54,35 @@ class EvaluationFailed(SubmissionRefused):
         self.output = output
 
 
+class EvaluationInterrupted(EvaluationFailed):
+    """A person stopped the scoring (interrupt): its container was removed; there is no score."""
+
+    def __init__(self) -> None:
+        super().__init__("interrupted", "the evaluation was interrupted by request and its container removed")
+
+
+class EvaluationStop:
+    """Lets another thread stop a running evaluation: its container is removed, which ends whatever runs there."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._box: Container | None = None
+        self.requested = False
+
+    def attach(self, box: Container) -> None:
+        with self._lock:
+            self._box = box
+            requested = self.requested
+        if requested:
+            box.remove()
+
+    def request(self) -> None:
+        with self._lock:
+            self.requested, box = True, self._box
+        if box is not None:
+            box.remove()
+
+
 @dataclass
 class Score:
     metrics: dict[str, float]
@@ -113,9 +142,9 @@ class _Layout:
 
 
 def evaluate(task: TaskConfig, engine: Engine, artefacts: Artefacts, runtime: RuntimeConfig | None = None,
-             image: str | None = None) -> Score:
+             image: str | None = None, stop: EvaluationStop | None = None) -> Score:
     """Score `artefacts` for `task` in a fresh evaluation container (of `image`, default the task's image with its
-    packages); raises EvaluationFailed."""
+    packages); raises EvaluationFailed (EvaluationInterrupted once `stop` is requested)."""
     runtime = runtime or RuntimeConfig()
     started = time.monotonic()
     trust, reason = trust_of(task, engine)
@@ -134,16 +163,26 @@ def evaluate(task: TaskConfig, engine: Engine, artefacts: Artefacts, runtime: Ru
         user="root",  # the keep-alive must not be a process of the uids the harness sweeps
         gpus=parse_gpus(runtime.gpus),
     )
+    if stop is not None and stop.requested:
+        raise EvaluationInterrupted()
     try:
         box = engine.start(spec)
     except RuntimeProblem as exc:
         raise EvaluationFailed("evaluation_format_error", f"the evaluation container did not start: {exc}") from None
     try:
+        if stop is not None:
+            stop.attach(box)
         result = _run(task, box, artefacts, sandboxed=engine.isolated, runtime=runtime)
-    except RuntimeProblem as exc:
-        raise EvaluationFailed("evaluation_format_error", f"the evaluation container failed: {exc}") from None
+    except Exception as exc:
+        if stop is not None and stop.requested:  # whatever the removal broke, the cause is the interrupt
+            raise EvaluationInterrupted() from None
+        if isinstance(exc, RuntimeProblem):
+            raise EvaluationFailed("evaluation_format_error", f"the evaluation container failed: {exc}") from None
+        raise
     finally:
         threading.Thread(target=box.remove, name=f"remove {box.name}").start()  # not daemon: finishes before exit
+    if stop is not None and stop.requested:
+        raise EvaluationInterrupted()
     metrics, output = _verdict(task, result)
     return Score(metrics, artefacts.primary, trust, reason, output, time.monotonic() - started)
 
