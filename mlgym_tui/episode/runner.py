@@ -33,7 +33,7 @@ from mlgym_tui.episode import commands as cmd
 from mlgym_tui.episode.state import EpisodeInfo, EpisodeState
 from mlgym_tui.stream import events as ev
 from mlgym_tui.stream.clock import EpisodeClock, observed_by
-from mlgym_tui.stream.types import Author, Awaiting, ExitStatus, Mode
+from mlgym_tui.stream.types import PERSON_AUTHORS, Author, Awaiting, ExitStatus, Mode
 
 log = logging.getLogger(__name__)
 
@@ -602,7 +602,7 @@ class EpisodeRunner:
                 return observation
             result = await self._execute(
                 Action(original.action, author="replay"), thought=original.thought, response=original.response,
-                policy_author="human" if original.author == "human" else "agent",
+                policy_author="human" if original.author in PERSON_AUTHORS else "agent",
             )
             divergence = compare_step(original, result.observation, result.metrics, self.step)
             if divergence is not None:
