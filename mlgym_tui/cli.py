@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "mlgym_tui.commands.fork",
     "mlgym_tui.commands.play",
     "mlgym_tui.commands.rescore",
+    "mlgym_tui.commands.export",
 ]
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from mlgym_tui.stream import events as ev
 from mlgym_tui.stream.model import EpisodeModel, LiveStep, StepView
-from mlgym_tui.stream.types import Mode
+from mlgym_tui.stream.types import PERSON_AUTHORS, Mode
 
 SHELL_STEPS = 6  # the shell pane shows at most this many steps' output before the cursor...
 SHELL_CHARS = 24_000  # ...and at most about this much of it
@@ -121,7 +121,7 @@ class ReplayIndex:
         if card.rejected is None and (card.exit_code not in (0, None) or card.timed_out
                                       or card.step in self.format_errors):
             self.failures.append(number)
-        if card.author == "human":
+        if card.author in PERSON_AUTHORS:
             self.humans.append(number)
             if self.human_first is None and isinstance(event, ev.StepRecorded):
                 self.human_first = event.started_at or (event.t - event.duration)

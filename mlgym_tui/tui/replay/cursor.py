@@ -13,7 +13,7 @@ from typing import NamedTuple
 from mlgym_tui.stream.model import EpisodeModel
 from mlgym_tui.stream.replay_index import SCALARS, STATIC, ReplayIndex, next_in
 
-AUTHORS = (None, "agent", "human", "replay")  # the author filter's cycle (None: every author)
+AUTHORS = (None, "agent", "human", "human-terminal", "replay")  # the author filter's cycle (None: every author)
 KINDS = ("failure", "validation", "human")  # the marked cards one can jump between
 
 

@@ -269,6 +269,65 @@ class ReplayScreen(Screen):
     def action_zoom(self) -> None:
         self.body.zoom()
 
+    # ---------------------------------------------------------------- the interactive terminal's recordings
+
+    def action_play_cast(self) -> None:
+        """Play (or close) the terminal recording at the cursor's step in the shell pane."""
+        from mlgym_tui.tui.replay.cast_player import CastPlayer, read_run_casts, run_folder
+
+        if self.query(CastPlayer):
+            self.close_cast()
+            return
+        run_dir = run_folder(self.path)
+        if run_dir is None or self.index is None:
+            self.notify("no run is loaded", severity="warning")
+            return
+        card = self.index.cards[self.state.card - 1] if self.state.card else None
+        recorded = None
+        if card is not None and self.run is not None:
+            recorded = next((s for s in self.run.steps if s.step == card.step and s.author == card.author), None)
+        author = card.author if card is not None else None
+        started_at = (recorded.started_at or recorded.t - recorded.duration) if recorded is not None else None
+
+        async def load() -> None:
+            casts, problems = await asyncio.to_thread(read_run_casts, run_dir)
+            for problem in problems:
+                self.notify(problem, title="terminal recording", severity="warning", timeout=8)
+            self.open_cast(casts, author, started_at)
+
+        self.run_worker(load(), name="cast-load", group="cast", exclusive=True)
+
+    def open_cast(self, casts: dict, author: str | None, started_at: float | None) -> None:
+        from mlgym_tui.tui.replay.cast_player import CastPlayer, choose, run_folder
+
+        choice = choose(run_folder(self.path), author, started_at, casts)
+        if isinstance(choice, str):
+            self.notify(choice, severity="warning", timeout=5)
+            return
+        shell = self.body.shell
+        self.body.shell_view.display = False
+        shell.display = True
+        shell.mount(CastPlayer(casts[choice.path], choice.path.name, choice.offset, id="cast-player"),
+                    after=self.body.shell_view)
+        self.notify(f"playing {choice.path.name}: {choice.why}", timeout=3)
+
+    def close_cast(self) -> None:
+        from mlgym_tui.tui.replay.cast_player import CastPlayer
+
+        for player in self.query(CastPlayer):
+            player.remove()
+        self.body.shell_view.display = True
+        self.body.shell.set_title("container shell")
+
+    def action_cast_speed(self) -> None:
+        from mlgym_tui.tui.replay.cast_player import CastPlayer
+
+        players = self.query(CastPlayer)
+        if not players:
+            self.notify("no terminal recording is playing (c plays one)", timeout=3)
+            return
+        self.notify(f"playback speed {players.first().cycle_speed():g}x", timeout=2)
+
     def action_fork(self) -> None:
         if self.index is None or self.run is None:
             self.notify("nothing to fork: no run is loaded", severity="warning")

@@ -3,13 +3,20 @@
 Keys typed here go to the shell as bytes; what the shell prints goes only into a pyte screen, and the widget
 paints that screen's characters and colours. Escape sequences (titles, clears, cursor moves, queries) therefore
 change the in-memory screen and never the real terminal or the rest of the app.
+
+Recorded (given a cast path or a command callback): on opening, the shell gets prompt hooks (runtime/terminal_hooks)
+that report each command line out of band; their reports are taken out of the stream before pyte sees it. What the
+screen shows is appended to an asciicast v2 file (trajectory/cast), and every finished command line goes to
+`on_command`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import codecs
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyte
@@ -19,7 +26,11 @@ from textual import events
 from textual.message import Message
 from textual.widget import Widget
 
+from mlgym_tui.runtime.terminal_hooks import CommandBegan, CommandRan, HookStream, new_nonce, setup_line
+from mlgym_tui.trajectory.cast import CastWriter
 from mlgym_tui.tui.terminal import VirtualTerminal
+
+HOOK_WAIT_S = 8.0  # how long the shell may take to install the prompt hooks before the terminal runs unrecorded
 
 # Textual key name -> bytes a VT100/xterm sends
 KEY_BYTES: dict[str, bytes] = {
@@ -60,9 +71,17 @@ class ContainerTerminal(Widget, can_focus=True):
         terminal: "ContainerTerminal"
         reason: str
 
-    def __init__(self, container: Any, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, container: Any, *, cast_path: Path | None = None,
+                 on_command: Callable[[CommandRan], None] | None = None,
+                 id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.container = container
+        self.cast_path = cast_path
+        self.on_command = on_command
+        self.recorded = cast_path is not None or on_command is not None
+        self.hooks: HookStream | None = None
+        self.cast: CastWriter | None = None
+        self.commands: list[CommandRan] = []  # what ran here, in order (also handed to on_command)
         self.terminal = VirtualTerminal(80, 24)
         self.terminal.screen.reset_mode(pyte.modes.LNM)  # a real pty sends \r\n itself
         # Device status / attribute queries are answered to the shell, never to the real terminal.
@@ -84,27 +103,89 @@ class ContainerTerminal(Widget, can_focus=True):
         self.terminal.resize(columns, lines)
         try:
             self.session = await self.container.open_terminal(columns, lines)
+            if self.recorded:
+                await self._start_recording(*self._wanted_size())  # laid out by now: the size shown
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a crash of the UI
             self.ended = True
+            self._stop_recording()
             self.post_message(self.Closed(self, f"could not open a terminal: {exc}"))
             return
         self._pty_size = (columns, lines)
         if self._wanted_size() != self._pty_size:  # laid out while the terminal was opening
             self.on_resize()
-        self.opened.set()
+        if self.hooks is None:
+            self.opened.set()
         writer = asyncio.create_task(self._write_loop(), name="container-terminal-writer")
         try:
             while True:
                 data = await self.session.read()
                 if not data:
                     break
-                self.terminal.feed(self._decoder.decode(data))
-                self.refresh()
+                self._take(data)
         finally:
             writer.cancel()
+            self._stop_recording()
             if not self.ended:
                 self.ended = True
                 self.post_message(self.Closed(self, "the shell exited"))
+
+    def _take(self, data: bytes) -> None:
+        """Bytes from the shell: hook reports out, the rest onto the screen and into the recording."""
+        if self.hooks is not None:
+            data, found = self.hooks.feed(data)
+            if self.hooks.ready and not self.opened.is_set():
+                self.opened.set()
+            self._handle(found)
+        self._show(data)
+
+    def _show(self, data: bytes) -> None:
+        text = self._decoder.decode(data)
+        if text:
+            self.terminal.feed(text)
+            if self.cast is not None:
+                self.cast.output(text)
+            self.refresh()
+
+    def _handle(self, found: list) -> None:
+        for item in found:
+            if isinstance(item, CommandBegan):
+                if self.cast is not None:
+                    self.cast.marker(item.command, at=item.started_at)
+            elif isinstance(item, CommandRan):
+                self.commands.append(item)
+                if self.on_command is not None:
+                    try:
+                        self.on_command(item)
+                    except Exception as exc:  # noqa: BLE001 - a record that cannot be kept must not end the shell
+                        self.notify(f"terminal command not recorded: {exc}", severity="warning", timeout=6)
+
+    async def _start_recording(self, columns: int, lines: int) -> None:
+        nonce = new_nonce()
+        self.hooks = HookStream(nonce)
+        if self.cast_path is not None:
+            where = getattr(self.container, "name", "") or "container"
+            self.cast = await asyncio.to_thread(
+                CastWriter, self.cast_path, columns, lines, title=f"terminal in {where}", command="bash -l")
+        await self.session.write(setup_line(nonce))
+        self.set_timer(HOOK_WAIT_S, self._hooks_late, name="terminal-hook-wait")
+
+    def _hooks_late(self) -> None:
+        if self.hooks is None or self.hooks.ready or self.ended:
+            return
+        self._show(self.hooks.give_up())
+        self.opened.set()
+        self.notify("the terminal's shell did not take the prompt hooks: commands typed here are not recorded as "
+                    "steps (the screen is still recorded)", severity="warning", timeout=8)
+
+    def _stop_recording(self) -> None:
+        """End the recording: a command still running is reported without an exit code; the cast file is closed
+        by its own thread (nothing here waits on the disk). Safe to call twice."""
+        hooks, self.hooks = self.hooks, None
+        if hooks is not None:
+            self._handle(hooks.close())
+        cast, self.cast = self.cast, None
+        if cast is not None:
+            cast.close(wait=False)
 
     async def _write_loop(self) -> None:
         while True:
@@ -113,6 +194,7 @@ class ContainerTerminal(Widget, can_focus=True):
 
     async def on_unmount(self) -> None:
         self.ended = True
+        self._stop_recording()
         if self.session is not None:
             session, self.session = self.session, None
             await session.close()
@@ -149,6 +231,8 @@ class ContainerTerminal(Widget, can_focus=True):
         self.terminal.resize(columns, lines)
         if self.session is not None and self._pty_size != (columns, lines):
             self._pty_size = (columns, lines)
+            if self.cast is not None:
+                self.cast.resize(columns, lines)
             self.run_worker(self.session.resize(columns, lines), group="container-terminal-resize")
         self.refresh()
 

@@ -19,7 +19,8 @@ FOLD_LINES = 8  # a folded observation shows this many lines from the start...
 FOLD_TAIL = 3  # ...and this many from the end
 FOLD_CHARS = 4000
 EXPANDED_MAX_LINES = 2000  # even expanded, a huge observation is capped on screen
-AUTHOR_STYLE = {"agent": "bold cyan", "human": "bold magenta", "replay": "bold blue", "baseline": "bold green"}
+AUTHOR_STYLE = {"agent": "bold cyan", "human": "bold magenta", "human-terminal": "bold magenta",
+                "replay": "bold blue", "baseline": "bold green"}
 
 
 def badge(text: str, style: str) -> Text:
