@@ -231,6 +231,8 @@ async def test_f6_session_is_recorded_and_replayed(engine, tmp_path):
     assert steps[3].observation == "f" and steps[0].started_at > 0
     for step in steps:  # each step's start falls within the recording
         assert cast.covers(step.started_at)
+    (traj,) = run_dir.glob("*.traj")  # MLGym's format keeps them too
+    assert [s.action for s in load_run(traj).steps if s.author == "human-terminal"] == lines
     index = ReplayIndex.build(run.events)
     cards = [c for c in index.cards if c.author == "human-terminal"]
     assert [c.action for c in cards] == lines
