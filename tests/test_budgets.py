@@ -206,8 +206,14 @@ def test_results_command_at_two_budgets_and_in_steps(runs):
     steps = cli(root, "--budget-steps", "20")
     assert "Scores within 20 steps" in steps.stdout
     assert [c.strip() for c in score_row(steps.stdout).split("│")[3:6]] == ["0.9 / 0.9", "0.3 / 0.2", "- / -"]
+    # each run's clocks, and how many of its validations the budget admitted
+    clocks = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:8]]
+              for line in at_30m.stdout.splitlines() if "__blotto__" in line}
+    assert clocks == {"20250101-100000__none__blotto__human": ["human", "human", "2h30m", "1h30m", "1h20m", "1 of 3"],
+                      "20250101-110000__m-agent__blotto__default": ["m-agent", "agent", "3h10m", "2h40m", "-", "2 of 4"],
+                      "20250101-120000__m-slow__blotto__default": ["m-slow", "agent", "1h", "1h", "-", "0 of 1"]}
     plain = cli(root)
-    assert "Scores (best / last" in plain.stdout and "within" not in plain.stdout
+    assert "Scores (best / last" in plain.stdout and "within" not in plain.stdout and "Clocks" not in plain.stdout
 
 
 @pytest.mark.parametrize("args, message", [

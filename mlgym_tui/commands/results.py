@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.tui:
         from mlgym_tui.evaluation.report_table import print_report
 
-        print_report(table)
+        print_report(table, timelines=timelines)
     if args.csv or args.json:
         from mlgym_tui.evaluation.export import write_csv, write_json
 

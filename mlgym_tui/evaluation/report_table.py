@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
 from mlgym_tui.evaluation.results_table import BASELINE, Entry, ResultsTable, trust_mark
+from mlgym_tui.evaluation.timeline import RunTimeline
 
 TRUST_STYLE = "yellow"
 
@@ -64,12 +68,36 @@ def stats_table(table: ResultsTable) -> Table:
     return grid
 
 
-def print_report(table: ResultsTable, console: Console | None = None) -> None:
+def clocks_table(table: ResultsTable, timelines: Mapping[Path, RunTimeline | str]) -> Table | None:
+    """Per run placed in time: its clocks at the end and how many of its validations the budget admits."""
+    from mlgym_tui.evaluation.budgets import format_duration
+
+    timed = [(run, timelines[run.path]) for run in table.runs
+             if isinstance(timelines.get(run.path), RunTimeline) and not run.problem]
+    if not timed:
+        return None
+    grid = Table(title="Clocks (active: less pauses, approval waits, rate-limit back-off; person: from first action)")
+    for name in ("run", "model", "who", "wall", "active", "person", "validations" + (" in budget" if table.budget else "")):
+        grid.add_column(name, justify="left" if name in ("run", "model", "who") else "right")
+    for run, timeline in timed:
+        person = format_duration(timeline.human_s) if timeline.human_s is not None else "-"
+        counted = f"{len(run.scores)} of {len(timeline.validations)}" if table.budget else str(len(timeline.validations))
+        grid.add_row(run.path.name, run.model, "human" if timeline.human else "agent",
+                     format_duration(timeline.wall_s), format_duration(timeline.active_s), person, counted)
+    return grid
+
+
+def print_report(table: ResultsTable, console: Console | None = None,
+                 timelines: Mapping[Path, RunTimeline | str] | None = None) -> None:
+    """`timelines` (budgets.read_timelines), when read, adds a table of each run's clocks."""
     console = console or Console()
     parts: list = [scores_table(table)]
     if legend := table.trust_legend():  # under the scores, not as a caption: a caption wraps at the table's width
         parts.append(Text("\n".join(legend), style=TRUST_STYLE))
-    console.print(Group(*parts, aup_table(table), stats_table(table)))
+    parts += [aup_table(table), stats_table(table)]
+    if timelines and (clocks := clocks_table(table, timelines)) is not None:
+        parts.append(clocks)
+    console.print(Group(*parts))
     for problems, title in ((table.left_out, "run(s) left out"), (table.counted_with_warning, "run(s) counted with a warning")):
         if problems:
             console.print(Text(f"{len(problems)} {title}:", style="bold yellow"))
