@@ -85,6 +85,7 @@ async def run_single_cli(args, task: str, parent: str | None = None, fork_step: 
         runtime = with_gpus(settings.runtime, args.gpus)
         engine = args.engine or runtime.engine
         runs_dir = settings_runs_dir(args.runs_dir)
+        cleanup = start_orphan_cleanup(runtime, console)
         controller = await run_single(
             task, args.agent, engine_name=engine, mode=args.mode, runs_dir=runs_dir, model=args.model,
             api_base=args.api_base, max_steps=args.max_steps, cost_limit=args.cost_limit, runtime=runtime,
@@ -94,7 +95,22 @@ async def run_single_cli(args, task: str, parent: str | None = None, fork_step: 
         return fail(str(exc), 2)
     except RuntimeProblem as exc:
         return fail(str(exc), 2)
+    await cleanup  # long done by now: it ran beside the episode
     return 0 if controller.succeeded else 1
+
+
+def start_orphan_cleanup(runtime, console):
+    """Remove containers of runs whose process is gone, on a worker thread beside the episode's start-up."""
+    import asyncio
+
+    from mlgym_tui.runtime.orphans import describe, remove_orphans
+
+    async def clean() -> None:
+        note = describe(await asyncio.to_thread(remove_orphans, runtime))
+        if note:
+            console.print(note)
+
+    return asyncio.ensure_future(clean())
 
 
 async def run_single(

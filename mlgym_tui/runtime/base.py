@@ -167,5 +167,10 @@ class Engine(abc.ABC):
     def cleanup(self) -> list[str]:
         """Remove labelled leftovers; returns their names."""
 
+    def remove_orphans(self) -> list[str]:
+        """Remove only the containers a process of this host started and that process is gone (what start-up
+        does); returns their names. An engine without containers has none."""
+        return []
+
     def close(self) -> None:
         pass

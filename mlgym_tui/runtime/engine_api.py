@@ -174,6 +174,17 @@ class ApiEngine(Engine):
                     pass
         return removed
 
+    def remove_orphans(self) -> list[str]:
+        removed = []
+        for c in self._labelled():
+            if _orphaned(c.labels):
+                try:
+                    c.remove(force=True)
+                    removed.append(c.name)
+                except docker.errors.APIError:  # gone already, or being removed by another clean-up
+                    pass
+        return removed
+
     def close(self) -> None:
         self.client.close()
 
@@ -216,6 +227,14 @@ def _owner_alive(labels: dict[str, str]) -> bool:
         return False
     except PermissionError:
         return True
+
+
+def _orphaned(labels: dict[str, str]) -> bool:
+    """Started by a process of this host that no longer exists (a container without an owner pid is left to
+    `doctor --cleanup`: start-up removes only what it can prove is orphaned)."""
+    if labels.get(f"{LABEL}.host") != socket.gethostname() or not labels.get(f"{LABEL}.pid", "").isdigit():
+        return False
+    return not _owner_alive(labels)
 
 
 def _short(exc: BaseException) -> str:
