@@ -159,7 +159,9 @@ class Controller:
         return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
 
     def emit(self, event: Event) -> None:
-        """Tell the recorder, then every subscriber. The policy emits through here too (tokens, retries)."""
+        """Tell the recorder, then every subscriber. The policy emits through here too (tokens, retries), so the
+        clock sees its model calls and rate-limit back-off (an event it saw from the runner counts once)."""
+        self.runner.clock.observe(event)
         if self.recorder is not None:
             self.recorder(event)  # a recorder failure is a real failure: the run's files are the point
         for callback in list(self._subscribers):
