@@ -263,6 +263,11 @@ async def test_f6_session_is_recorded_and_replayed(engine, tmp_path):
         assert player.speed == 2.0
         await until(pilot, lambda: player.playback.done, "the playback to end", timeout=30)
         assert "forged" in player.plain() and "C: speed" in str(replay.query_one("#shell-title").render())
+        # the cursor moves to an earlier command of the recording: the playback jumps back there
+        await pilot.press("home")
+        assert replay.model.steps[-1].action == "cd /tmp"
+        assert "forged" not in player.plain() and player.playback.position < cast.markers()[1][0]
+        assert player.speed == 2.0  # the speed chosen stays
         await pilot.press("c")
         await until(pilot, lambda: not replay.query(CastPlayer), "the player to close")
         assert replay.body.shell_view.display

@@ -261,8 +261,8 @@ def _crlf(text: str) -> str:
 class CastPlayback:
     """Where a playback stands in a cast: `seek` to an offset, then `advance` by real seconds at `speed`; pauses
     longer than `idle_limit` (seconds of the recording) are cut short, as asciinema's idle_time_limit does. Both
-    answer the events to apply, in order; a seek backwards answers every event from the start (the caller clears
-    its screen first: `restarted`)."""
+    answer the events to apply, in order; a seek backwards answers every event from the start (the caller starts
+    from a clear screen)."""
 
     def __init__(self, cast: Cast, speed: float = 1.0, idle_limit: float = 2.0) -> None:
         self.cast = cast
@@ -270,21 +270,18 @@ class CastPlayback:
         self.idle_limit = idle_limit
         self.position = 0.0  # seconds into the recording
         self.next = 0  # index of the next event to apply
-        self.restarted = False
 
     @property
     def done(self) -> bool:
         return self.next >= len(self.cast.events)
 
     def seek(self, offset: float) -> list[tuple[float, str, str]]:
-        self.restarted = offset < self.position or self.next == 0
-        if self.restarted:
+        if offset < self.position:
             self.next = 0
         self.position = max(0.0, offset)
         return self._due()
 
     def advance(self, seconds: float) -> list[tuple[float, str, str]]:
-        self.restarted = False
         if self.done:
             return []
         upcoming = self.cast.events[self.next][0]

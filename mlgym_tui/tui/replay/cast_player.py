@@ -2,7 +2,8 @@
 
 `c` opens the recording that holds the cursor's step (for a human-terminal step: from a moment before that command
 began; otherwise the first recording made after the cursor's step, from its start) and plays it at recorded speed,
-long pauses cut to two seconds; `C` cycles the speed (1x, 2x, 4x, 8x); `c` again closes it. The cast goes into a
+long pauses cut to two seconds; `C` cycles the speed (1x, 2x, 4x, 8x); `c` again closes it. Moving the cursor to
+another command of the same recording while it plays jumps the playback there. The cast goes into a
 virtual terminal like the live shell's, so its escape sequences never reach the real terminal.
 """
 
@@ -79,11 +80,18 @@ class CastPlayer(Widget):
         super().__init__(id=id)
         self.cast = cast
         self.cast_name = name
-        self.terminal = VirtualTerminal(cast.width, cast.height)
-        self.terminal.screen.reset_mode(pyte.modes.LNM)  # recorded from a pty: \r\n as sent
-        self.playback = CastPlayback(cast)
         self.speed_index = 0
         self._last = time.monotonic()
+        self.playback: CastPlayback | None = None
+        self.seek(offset)
+
+    def seek(self, offset: float) -> None:
+        """Show the recording as it was `offset` seconds in, and play on from there (a seek backwards replays the
+        recording from its start into a fresh screen, instantly)."""
+        if self.playback is None or offset < self.playback.position:
+            self.terminal = VirtualTerminal(self.cast.width, self.cast.height)
+            self.terminal.screen.reset_mode(pyte.modes.LNM)  # recorded from a pty: \r\n as sent
+            self.playback = CastPlayback(self.cast, speed=self.speed)
         self._apply(self.playback.seek(offset))
 
     def on_mount(self) -> None:

@@ -188,6 +188,7 @@ class ReplayScreen(Screen):
             self.publish()
             return
         self.body.show_recording(state)  # the charts wait until the cursor rests
+        self.follow_cast()
         self.rest.moved()
         self.publish()  # the timeline's cursor and caption, the status line
         flush_refreshes(self)  # every pane in one frame
@@ -282,12 +283,7 @@ class ReplayScreen(Screen):
         if run_dir is None or self.index is None:
             self.notify("no run is loaded", severity="warning")
             return
-        card = self.index.cards[self.state.card - 1] if self.state.card else None
-        recorded = None
-        if card is not None and self.run is not None:
-            recorded = next((s for s in self.run.steps if s.step == card.step and s.author == card.author), None)
-        author = card.author if card is not None else None
-        started_at = (recorded.started_at or recorded.t - recorded.duration) if recorded is not None else None
+        author, started_at = self.cursor_step_time()
 
         async def load() -> None:
             casts, problems = await asyncio.to_thread(read_run_casts, run_dir)
@@ -310,6 +306,26 @@ class ReplayScreen(Screen):
         shell.mount(CastPlayer(casts[choice.path], choice.path.name, choice.offset, id="cast-player"),
                     after=self.body.shell_view)
         self.notify(f"playing {choice.path.name}: {choice.why}", timeout=3)
+
+    def cursor_step_time(self) -> tuple[str | None, float | None]:
+        """The author of the cursor's step and when it began (None when unknown)."""
+        card = self.index.cards[self.state.card - 1] if self.index is not None and self.state.card else None
+        if card is None or self.run is None:
+            return None, None
+        recorded = next((s for s in self.run.steps if s.step == card.step and s.author == card.author), None)
+        return card.author, (recorded.started_at or recorded.t - recorded.duration) if recorded is not None else None
+
+    def follow_cast(self) -> None:
+        """A recording is playing and the cursor moved to one of its commands: the playback jumps there."""
+        from mlgym_tui.tui.replay.cast_player import LEAD_S, CastPlayer
+
+        players = self.query(CastPlayer)
+        if not players:
+            return
+        author, started_at = self.cursor_step_time()
+        player = players.first()
+        if author == "human-terminal" and started_at and player.cast.covers(started_at):
+            player.seek(max(0.0, player.cast.offset_of(started_at) - LEAD_S))
 
     def close_cast(self) -> None:
         from mlgym_tui.tui.replay.cast_player import CastPlayer
