@@ -130,3 +130,20 @@ async def test_container_killed_from_outside_errors_instead_of_hanging(container
         await asyncio.wait_for(task, 30)
     with pytest.raises(ShellDied):
         await shell.run("echo nope")
+
+
+async def test_shell_that_exits_reports_its_output_and_status(shell):
+    await shell.run("cd /tmp && export SAVED=yes")
+    with pytest.raises(ShellDied) as died:
+        await shell.run("echo last words; builtin exit 3", timeout=10)
+    assert "exited the shell (exit status 3)" in died.value.problem
+    assert died.value.result.output.startswith("last words\n") and died.value.result.exit_code == 3
+    saved = await asyncio.to_thread(shell.transport.container.exec, ["cat", *shell.env_files], "agent")
+    assert 'declare -x SAVED="yes"' in saved.output  # what a fresh shell takes over
+
+
+async def test_marker_survives_what_a_command_does_to_the_shell(shell):
+    result = await shell.run("exec 2>/dev/null >/tmp/out.txt; echo hidden; set -x; trap '' INT; printf() { :; }")
+    assert result.exit_code == 0 and result.output == ""
+    assert (await shell.run("echo visible; printf '%s\\n' real")).output == "visible\nreal\n"
+    assert (await shell.run("cat /tmp/out.txt")).output == "hidden\n"

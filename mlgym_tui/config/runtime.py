@@ -17,7 +17,9 @@ class ShellLimits(BaseModel):
     command_timeout: float = Field(1800.0, gt=0)
     """Seconds a command may run in total before it is interrupted."""
     no_output_timeout: float = Field(600.0, gt=0)
-    """Seconds a command may stay silent before it is interrupted."""
+    """Seconds a command may stay silent before it is interrupted (wedges are caught sooner by stuck_check_after)."""
+    stuck_check_after: float = Field(2.0, gt=0)
+    """Seconds of silence before checking, out of band, whether the command waits for terminal input."""
     interrupt_grace: float = Field(3.0, gt=0)
     """Seconds between SIGINT and SIGKILL when a command is interrupted."""
     output_head_bytes: int = Field(50_000, ge=1_000)

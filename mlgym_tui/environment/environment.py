@@ -17,6 +17,7 @@ from mlgym_tui.environment.task_image import task_image
 from mlgym_tui.runtime.base import Container, ContainerSpec, Engine
 from mlgym_tui.runtime.errors import RuntimeProblem, ShellDied
 from mlgym_tui.runtime.shell import ShellSession
+from mlgym_tui.runtime.text import bash_quote
 from mlgym_tui.tools.commands import (CONTAINER_FILES, blocked_message, blocked_program, command_docs, special_command,
                                       to_shell)
 
@@ -112,17 +113,73 @@ class MLGymEnvironment:
         self.container = await asyncio.to_thread(self.engine.start, spec)
         try:
             await asyncio.to_thread(self._prepare_workspace)
-            limits = runtime.shell.model_copy()
-            if task.training_timeout:
-                limits.command_timeout = float(task.training_timeout)
-            self.shell = await self.container.open_shell(limits, env={"MLGYM_WINDOW": "100"})
-            setup = await self.shell.run(f". {self.container.tools_dir}/tools.sh")
-            if setup.exit_code != 0:
-                raise RuntimeProblem(f"could not load the agent tools: {setup.output.strip()[:200]}", "rebuild the task image")
+            self.shell = await self._open_shell()
         except BaseException:
             await self.close()
             raise
         return ""
+
+    async def _open_shell(self, restore: ShellSession | None = None) -> ShellSession:
+        """The agent's shell with its tools loaded; with `restore`, it continues where that (ended) one left off:
+        its working directory and exported environment."""
+        limits = self.runtime.shell.model_copy()
+        if self.task.training_timeout:
+            limits.command_timeout = float(self.task.training_timeout)
+        shell = await self.container.open_shell(limits, env={"MLGYM_WINDOW": "100"})
+        try:
+            if restore is not None:
+                # export -p as the old shell last saved it; the cd comes after, as that file also names PWD.
+                await shell.run(f"for f in {' '.join(restore.env_files)}; do [ ! -r $f ] || {{ . $f; break; }}; done 2>/dev/null; "
+                                f"cd {bash_quote(restore.cwd or self.workspace)} 2>/dev/null || cd {bash_quote(self.workspace)}")
+            tools = self.container.tools_dir
+            setup = await shell.run(f". {tools}/tools.sh && {{ [ ! -f ~/.mlgym_state ] || . ~/.mlgym_state; }}")
+            if setup.exit_code != 0:
+                raise RuntimeProblem(f"could not load the agent tools: {setup.output.strip()[:200]}", "rebuild the task image")
+        except BaseException:
+            await shell.close()
+            raise
+        shell.inspect = self._inspect
+        return shell
+
+    async def _inspect(self, script: str) -> str:
+        """Out-of-band look at the shell's processes, as the agent (only its own user may read their syscalls)."""
+        result = await asyncio.to_thread(self.container.exec, ["bash", "-c", script], "agent", None, None, 10)
+        return result.output
+
+    async def _recover(self, died: ShellDied) -> StepResult:
+        """The shell ended or wedged during an action: start a fresh one in the same container where the old one
+        was, and tell the actor what happened and what was lost. The episode ends only if that fails."""
+        old, partial = self.shell, died.result
+        if old is not None:
+            await old.close()
+            if old.shell_pid is not None:
+                # It may still be alive but unusable (a replaced shell, a lost marker): end it, not its background jobs.
+                try:
+                    await asyncio.to_thread(self.container.exec, ["kill", "-KILL", str(old.shell_pid)], "root", None, None, 10)
+                except RuntimeProblem:
+                    pass
+        try:
+            fresh = await self._open_shell(restore=old)
+        except RuntimeProblem as exc:
+            self.done, self.exit_status = True, "exit_error"
+            return StepResult(f"The shell ended unexpectedly ({died.problem}) and a new one could not be started: {exc}",
+                              done=True, exit_status="exit_error", state=self.state())
+        if old is not None:
+            fresh.take_over(old)
+        self.shell = fresh
+        note = (f"[{died.problem}; a fresh shell was started in {fresh.cwd or self.workspace} with the exported environment "
+                "restored and the agent tools reloaded; shell functions, aliases, shell options and unexported variables "
+                "were lost]")
+        fresh.announce(note.strip("[]"))
+        output = partial.observation if partial is not None else ""
+        return StepResult(
+            observation=f"{output}\n{note}".lstrip("\n"),
+            exit_code=partial.exit_code if partial is not None else None,
+            duration=partial.duration if partial is not None else 0.0,
+            timed_out=bool(partial and partial.timed_out),
+            interrupted=bool(partial and partial.interrupted),
+            state=self.state(),
+        )
 
     def _prepare_workspace(self) -> None:
         box, task = self.container, self.task
@@ -186,8 +243,7 @@ class MLGymEnvironment:
             if self.memory and action.lstrip().startswith("memory_write"):
                 self._memory_stats = await asyncio.to_thread(self._read_memory_stats)
         except ShellDied as exc:
-            self.done, self.exit_status = True, "exit_error"
-            return StepResult(f"The shell ended unexpectedly: {exc}", done=True, exit_status="exit_error", state=self.state())
+            return await self._recover(exc)
         return StepResult(
             observation=result.observation,
             exit_code=result.exit_code,

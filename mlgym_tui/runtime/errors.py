@@ -25,7 +25,12 @@ class ContainerGone(RuntimeProblem):
 
 
 class ShellDied(RuntimeProblem):
-    pass
+    """The shell ended or had to be given up. `result` holds what the running command printed before that
+    (a CommandResult), when a command was running."""
+
+    def __init__(self, problem: str, fix: str = "", result=None) -> None:
+        super().__init__(problem, fix)
+        self.result = result
 
 
 class CopyFailed(RuntimeProblem):

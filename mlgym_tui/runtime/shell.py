@@ -1,9 +1,16 @@
 """One long-lived bash per episode, driven through a terminal.
 
 Each command travels as a quoted string that bash evals in its own process (so cwd and environment
-persist), with stdin from /dev/null (a command cannot swallow what we send next), followed by a
-marker line that reports the exit code and the working directory. The terminal gives every command
-its own process group, so Ctrl-C reaches the command and not the shell.
+persist), with stdin from /dev/null. The eval and the end-of-command marker (exit code, working
+directory) share one line, so a program that reads the terminal finds nothing queued to swallow; after
+the eval the line undoes what a command can do to the shell's own state (set -e, redirected or closed
+output, traps, disabled builtins) before it prints the marker, and saves `export -p` so a fresh shell
+can take the environment over. The terminal gives every command its own process group, so Ctrl-C
+reaches the command; Ctrl-C aborts the rest of the shell's line, so the marker is sent again after it.
+
+A command that stays silent is checked out of band (`inspect`): a process waiting for terminal input
+is stopped with a note, and a shell that has ended or been replaced is reported as ShellDied, carrying
+the command's output, for the owner to start a fresh one.
 """
 
 from __future__ import annotations
@@ -13,14 +20,39 @@ import asyncio
 import codecs
 import secrets
 import time
-from collections.abc import Callable
+import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from mlgym_tui.config.runtime import ShellLimits
 from mlgym_tui.runtime.errors import ShellDied
-from mlgym_tui.runtime.text import bash_quote_chunks, decode, strip_escapes
+from mlgym_tui.runtime.text import bash_quote, bash_quote_chunks, decode, strip_escapes
 
 Subscriber = Callable[[str], None]
+# Runs a shell script out of band (not through the terminal) as the shell's user; returns what it printed.
+Inspector = Callable[[str], Awaitable[str]]
+
+STUCK_CHECK_MAX_INTERVAL = 30.0  # a long silent command is checked at most this rarely
+TTY_NOTE = ("this command waited for terminal input (a password prompt?) and was stopped: commands here have no "
+            "keyboard; use non-interactive flags or pass input through a file or a pipe")
+# What a silent shell's processes are doing: "gone", "tty PID NAME" (a process of the terminal's foreground
+# group blocked reading the terminal) or "busy". Reading /proc/PID/syscall needs the shell's own user.
+_PROBE = r"""
+P=$1
+[ -r /proc/$P/stat ] || { echo gone; exit 0; }
+case $(uname -m) in x86_64) R=0 W="7 23 270 271";; aarch64) R=63 W="72 73";; *) echo busy; exit 0;; esac
+s=$(< /proc/$P/stat); s=${s##*) }; set -- $s; fg=$6
+for d in /proc/[0-9]*; do
+  s=$(< $d/stat) 2>/dev/null || continue; c=${s#*(}; c=${c%)*}; s=${s##*) }; set -- $s
+  [ "$3" = "$fg" ] || continue
+  read -r n fd _ < $d/syscall 2>/dev/null || continue
+  if [ "$n" = "$R" ]; then t=$(readlink $d/fd/$((fd)) 2>/dev/null)
+  elif [[ " $W " == *" $n "* ]]; then t=$(readlink $d/fd/0 2>/dev/null)
+  else continue; fi
+  case $t in /dev/pts/*|/dev/tty*|/dev/console) echo "tty ${d#/proc/} $c"; exit 0;; esac
+done
+echo busy
+"""
 
 
 class ShellTransport(abc.ABC):
@@ -54,6 +86,7 @@ class CommandResult:
     truncated_bytes: int = 0
     total_bytes: int = 0
     note: str = ""  # what happened, e.g. "timed out after 30 s: interrupted (SIGINT)"
+    shell_ended: str = ""  # why the shell ended or was given up during this command ("" while it lives)
 
     @property
     def observation(self) -> str:
@@ -98,8 +131,9 @@ class OutputCapture:
 @dataclass
 class _Pending:
     command: str
+    seq: int
     capture: OutputCapture
-    done: asyncio.Future
+    done: asyncio.Future  # (exit code or None, "ok" | "exited" | "eof")
     started: float = field(default_factory=time.monotonic)
     last_output: float = field(default_factory=time.monotonic)
 
@@ -112,7 +146,11 @@ class ShellSession:
         self.limits = limits or ShellLimits()
         self.env = env or {}
         self.nonce = secrets.token_hex(6)
-        self.marker = f"\x1eMLGYM{self.nonce}:".encode()
+        self.marker = f"\x1eMLGYM{self.nonce}\x1f".encode()
+        # `export -p` after every command, for a fresh shell to take over if this one dies: in /dev/shm (memory,
+        # about 50 us) when the shell can write there, else /tmp (about 250 us on an overlay file system).
+        self.env_files = (f"/dev/shm/.mlgym-shell-{self.nonce}.env", f"/tmp/.mlgym-shell-{self.nonce}.env")
+        self.inspect: Inspector | None = None  # set by the owner to enable the stuck check
         self.shell_pid: int | None = None
         self.cwd = ""
         self.open_file = ""
@@ -124,6 +162,8 @@ class ShellSession:
         self._reader: asyncio.Task | None = None
         self._lock = asyncio.Lock()
         self._interrupt_requested = False
+        self._sigint_sent = False
+        self._seq = 0
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -132,13 +172,15 @@ class ShellSession:
         exports = "".join(f"export {k}={bash_quote_chunks(v, 10**9)[0]}; " for k, v in self.env.items())
         # Echo off (we send quoted commands, the person sees them elsewhere); keep ^C flowing to the
         # foreground job without flushing queued input; silence prompts; refuse `exit`, which would
-        # end the episode's shell.
+        # end the episode's shell; remember the terminal's settings for commands that change them; and if
+        # the shell ends anyway (set -e, builtin exit), report the exit status before it goes.
         setup = (
             "stty -echo noflsh cols 160 rows 48 </dev/tty 2>/dev/null; PS1=''; PS2=''; PS0=''; unset PROMPT_COMMAND HISTFILE; "
-            "set +H +o history; shopt -u checkwinsize; "
+            "set +H +o history; shopt -u checkwinsize; __mlgym_tty=$(stty -g </dev/tty 2>/dev/null); "
+            f"__mlgym_e={self.env_files[0]}; [ -w /dev/shm ] || __mlgym_e={self.env_files[1]}; "
             "exit() { if [ \"$BASHPID\" != \"$$\" ]; then builtin exit \"$@\"; fi; "
             "echo 'exit is disabled: this shell belongs to the episode (use submit to finish)' >&2; return 1; }; "
-            "logout() { exit; }; " + exports
+            "logout() { exit; }; trap " + bash_quote(self._tail("$__mlgym_q", "x")) + " EXIT; " + exports
         )
         self.alive = True
         result = await self._exchange(setup + "true", "", timeout=timeout, startup=True)
@@ -156,9 +198,19 @@ class ShellSession:
         self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
 
+    def take_over(self, old: "ShellSession") -> None:
+        """Become the successor of a shell that ended: its subscribers now watch this one."""
+        self._subscribers = old._subscribers  # the same list, so unsubscribe functions handed out still work
+
+    def announce(self, text: str) -> None:
+        """Show a line of our own in the raw stream (subscribers only; never in a command's output)."""
+        for callback in list(self._subscribers):
+            callback(f"\r\n[{text}]\r\n")
+
     # -- commands -----------------------------------------------------------------------------
 
     async def run(self, command: str, timeout: float | None = None, no_output_timeout: float | None = None) -> CommandResult:
+        """Run one command. Raises ShellDied (with the command's result so far) when the shell ended."""
         async with self._lock:
             if not self.alive:
                 raise ShellDied("the shell has ended", "start a new session (the container may have stopped)")
@@ -173,11 +225,50 @@ class ShellSession:
         """Stop the running command the way a timeout does: SIGINT, then SIGKILL."""
         if self._pending is not None:
             self._interrupt_requested = True
-            await self.transport.write(b"\x03")
+            await self._send_sigint(self._pending)
 
     @property
     def busy(self) -> bool:
         return self._pending is not None
+
+    def _tail(self, seq: str, flags: str = "") -> str:
+        """What runs after each command: undo what the command did to the shell's own machinery, keep the
+        environment for a successor, then print the marker. Builtins only, so it costs no process."""
+        return (
+            # $? first; the braces keep `set -x` from tracing our bookkeeping into the command's output.
+            "{ __mlgym_s=$?; \\unset -f builtin printf export set trap 2>/dev/null; "
+            "\\builtin enable printf export set trap exec; \\builtin set +evx -m; } 2>/dev/null; "
+            # A command may have set `trap '' INT`; undo it so the next one can be interrupted.
+            f"\\builtin trap - INT TERM DEBUG; __mlgym_f={flags}; "
+            # `exec >log 2>&1` or `exec 1>&-` would send the marker away: give the shell its terminal back (plain
+            # `exec`: behind `builtin` its redirections would only last for that command).
+            "{ [ -t 1 ] && [ -t 2 ]; } || { exec >/dev/tty 2>&1; __mlgym_f+=o; }; "
+            '\\builtin export -p >|"$__mlgym_e" 2>/dev/null; '
+            "\\builtin printf '\\036MLGYM%s\\037%s\\037%s\\037%s\\037%s\\037%s\\037%s\\036\\n' "
+            f"{self.nonce} {seq} \"$__mlgym_s\" \"$$\" \"$__mlgym_f\" \"${{CURRENT_FILE:-}}\" \"$PWD\""
+        )
+
+    def _script(self, script: str, seq: int, command: str) -> str:
+        chunks = bash_quote_chunks(script)
+        lines = ["__mlgym_c=" + chunks[0]] + ["__mlgym_c+=" + c for c in chunks[1:]]
+        extra = ""
+        if "stty" in command:
+            # The terminal carries the marker: put back the settings a command changed (rare, so no cost).
+            extra += '/bin/stty "$__mlgym_tty" </dev/tty 2>/dev/null; '
+        if "ulimit" in command:
+            # Hard limits cannot be raised again: a shell left with too few processes, files or memory to start a
+            # program is reported (flag f). Read through a file, as a fork may be what no longer works.
+            extra += (
+                "for __mlgym_l in u n v; do ulimit -S$__mlgym_l >|$__mlgym_e.l; read -r __mlgym_v <$__mlgym_e.l; "
+                "case $__mlgym_l$__mlgym_v in u[0-9]|u[0-9][0-9]|n[0-9]|n1[0-5]|v[0-9]|v[0-9][0-9]|v[0-9][0-9][0-9]"
+                "|v[0-9][0-9][0-9][0-9]|v[0-9][0-9][0-9][0-9][0-9]) __mlgym_f+=f;; esac; done; "
+            )
+        tail = self._tail(str(seq))
+        if extra:
+            tail = tail.replace("\\builtin export -p", extra + "\\builtin export -p", 1)
+        # One line: a program reading the terminal finds no queued input, so it cannot eat the marker.
+        lines.append(f'__mlgym_q={seq}; \\eval "$__mlgym_c" </dev/null; {tail}')
+        return "\n".join(lines) + "\n"
 
     async def _exchange(
         self,
@@ -188,40 +279,35 @@ class ShellSession:
         startup: bool = False,
     ) -> CommandResult:
         loop = asyncio.get_running_loop()
+        self._seq += 1
         pending = _Pending(
-            command, OutputCapture(self.limits.output_head_bytes, self.limits.output_tail_bytes), loop.create_future()
+            command, self._seq, OutputCapture(self.limits.output_head_bytes, self.limits.output_tail_bytes),
+            loop.create_future()
         )
         self._pending = pending
-        self._interrupt_requested = False
-        chunks = bash_quote_chunks(script)
-        lines = ["__mlgym_c=" + chunks[0]] + ["__mlgym_c+=" + c for c in chunks[1:]]
-        lines.append('eval "$__mlgym_c" </dev/null')
-        lines.append(
-            # A command may have set `trap '' INT`; undo it so the next one can be interrupted.
-            "__mlgym_s=$?; trap - INT TERM; printf '\\036MLGYM%s:%s:%s:%s:%s\\036\\n' "
-            f"{self.nonce} \"$__mlgym_s\" \"$$\" \"$PWD\" \"${{CURRENT_FILE:-}}\""
-        )
+        self._interrupt_requested = self._sigint_sent = False
         try:
-            await self.transport.write(("\n".join(lines) + "\n").encode())
-            note, timed_out, interrupted = await self._wait(pending, timeout, no_output_timeout, startup)
-            if self._interrupt_requested and not interrupted:
+            await self.transport.write(self._script(script, pending.seq, command).encode())
+            note, timed_out, interrupted, ended = await self._wait(pending, timeout, no_output_timeout, startup)
+            if self._interrupt_requested and not interrupted and not ended:
                 # The command died of the first Ctrl-C before the wait loop looked: still an interrupt.
                 note, interrupted = "[interrupted by request: stopped with SIGINT; the shell is still usable]", True
-        except ShellDied:
+        finally:
             self._pending = None
-            raise
-        self._pending = None
-        if not pending.done.done():
-            self.alive = False
-            raise ShellDied("the shell stopped answering after a kill", "start a new session")
-        exit_code = pending.done.result()
+        exit_code, how = pending.done.result() if pending.done.done() else (None, "eof")
+        if how == "crippled":
+            ended = "the command lowered the shell's limits (ulimit) so far that it can no longer start programs"
+        elif how == "exited" and not ended:
+            ended = _why_shell_ended(command, exit_code)
+        elif how == "eof" and not ended:
+            ended = _why_shell_ended(command, None)
         capture = pending.capture
         if capture.total > self.limits.max_output_bytes and not note:
             note = f"[output exceeded {self.limits.max_output_bytes:,} bytes: the command was stopped]"
         if capture.cut:
             cut_note = f"[output was {capture.total:,} bytes: kept the first and last parts]"
             note = f"{note}\n{cut_note}".strip()
-        return CommandResult(
+        result = CommandResult(
             command=command,
             output="" if startup else capture.text(),
             exit_code=exit_code,
@@ -233,13 +319,23 @@ class ShellSession:
             truncated_bytes=capture.cut,
             total_bytes=capture.total,
             note=note,
+            shell_ended=ended,
         )
+        if ended:
+            self.alive = False
+            if startup:
+                raise ShellDied("the shell did not start", "check the engine and the image (mlgym-tui doctor)")
+            raise ShellDied(ended, "a fresh shell is needed", result)
+        return result
 
     async def _wait(
         self, pending: _Pending, timeout: float, no_output_timeout: float | None, startup: bool
-    ) -> tuple[str, bool, bool]:
-        """Wait for the marker; on a deadline, an interrupt or a flood, stop the command and say why."""
+    ) -> tuple[str, bool, bool, str]:
+        """Wait for the marker; on a deadline, an interrupt, a flood or a wedge, stop the command and say why.
+        Returns (note, timed out, interrupted, why the shell ended or "")."""
         deadline = pending.started + timeout
+        check_every = self.limits.stuck_check_after
+        next_check = 0.0
         while not pending.done.done():
             now = time.monotonic()
             wait = deadline - now
@@ -259,29 +355,76 @@ class ShellSession:
                 reason, kind = f"no output for {no_output_timeout:g} s", "timeout"
             elif pending.capture.total > self.limits.max_output_bytes:
                 reason, kind = f"output exceeded {self.limits.max_output_bytes:,} bytes", "timeout"
+            elif (self.inspect is not None and not startup and now >= next_check
+                  and now - pending.last_output >= self.limits.stuck_check_after):
+                outcome = await self._check_stuck(pending)
+                check_every = min(check_every * 2, STUCK_CHECK_MAX_INTERVAL)
+                next_check = time.monotonic() + check_every
+                if outcome is not None:
+                    return outcome
+                continue
             if reason is None:
                 continue
             if startup:
                 raise ShellDied("the shell did not answer", "check the engine and the image (mlgym-tui doctor)")
-            how = await self._stop_running(pending)
-            return f"[{reason}: {how}]", kind == "timeout", kind == "interrupted"
-        return "", False, False
+            how, ended = await self._stop_running(pending)
+            return f"[{reason}: {how}]", kind == "timeout", kind == "interrupted", ended
+        return "", False, False, ""
 
-    async def _stop_running(self, pending: _Pending) -> str:
-        await self.transport.write(b"\x03")
+    async def _check_stuck(self, pending: _Pending) -> tuple[str, bool, bool, str] | None:
+        """Look at a silent command from outside; stop it if it waits for the terminal. None: it is working."""
+        if self.shell_pid is None:
+            return None
+        try:
+            verdict = (await self.inspect(f"set -- {self.shell_pid}\n{_PROBE}")).strip().splitlines()
+        except Exception:  # noqa: BLE001 - a failed look is no evidence either way; the timeouts still hold
+            return None
+        verdict = verdict[-1].split(" ", 2) if verdict else ["busy"]
+        if pending.done.done() or verdict[0] == "busy":
+            return None
+        if verdict[0] == "gone":
+            return "", False, False, "the shell process is gone (killed?)"
+        pid = int(verdict[1]) if verdict[1].isdigit() else -1
+        if pid != self.shell_pid:
+            # A program waits for a password or a key: end its process group; the shell's line goes on.
+            await self.transport.kill_foreground(self.shell_pid)
+            if await self._settles(pending):
+                return f"[{TTY_NOTE} (SIGKILL to {verdict[-1]})]", False, False, ""
+            return "", False, False, "the shell did not come back after a program waiting for terminal input was killed"
+        # The shell itself reads the terminal: a `read` from /dev/tty, or a replaced shell (exec bash) at its
+        # prompt. End-of-file ends the read (the line goes on) or that shell (and a fresh one is started).
+        await self.transport.write(b"\x04")
+        if await self._settles(pending):
+            exit_code, how = pending.done.result()
+            if how == "ok":
+                return f"[{TTY_NOTE} (given end-of-file)]", False, False, ""
+            return "", False, False, ""
+        return "", False, False, "the shell stopped reading its commands (replaced by `exec`, or its marker was lost)"
+
+    async def _settles(self, pending: _Pending) -> bool:
         try:
             await asyncio.wait_for(asyncio.shield(pending.done), self.limits.interrupt_grace)
-            return "stopped with SIGINT; the shell is still usable"
+            return True
         except asyncio.TimeoutError:
-            pass
+            return False
+
+    async def _send_sigint(self, pending: _Pending) -> None:
+        """Ctrl-C, then the marker again: a command killed by SIGINT aborts the rest of the shell's line."""
+        if self._sigint_sent:
+            return
+        self._sigint_sent = True
+        await self.transport.write(b"\x03" + self._tail(str(pending.seq)).encode() + b"\n")
+
+    async def _stop_running(self, pending: _Pending) -> tuple[str, str]:
+        """(what was done, why the shell ended or "")."""
+        await self._send_sigint(pending)
+        if await self._settles(pending):
+            return "stopped with SIGINT; the shell is still usable", ""
         if self.shell_pid is not None:
             await self.transport.kill_foreground(self.shell_pid)
-        try:
-            await asyncio.wait_for(asyncio.shield(pending.done), self.limits.interrupt_grace)
-            return "killed with SIGKILL after SIGINT did not stop it; the shell is still usable"
-        except asyncio.TimeoutError:
-            self.alive = False
-            return "the command could not be stopped; the shell was abandoned"
+        if await self._settles(pending):
+            return "killed with SIGKILL after SIGINT did not stop it; the shell is still usable", ""
+        return "the command could not be stopped", "the command could not be stopped, so the shell was given up"
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -297,10 +440,11 @@ class ShellSession:
         except Exception:  # noqa: BLE001 - any transport failure means the shell is gone
             pass
         self.alive = False
+        if self._buffer:
+            self._emit(bytes(self._buffer))
+            self._buffer.clear()
         if self._pending and not self._pending.done.done():
-            self._pending.done.set_exception(
-                ShellDied("the shell ended while a command ran (container stopped or killed?)", "start a new episode")
-            )
+            self._pending.done.set_result((None, "eof"))
 
     def _feed(self, data: bytes) -> None:
         self._buffer += data
@@ -317,7 +461,7 @@ class ShellSession:
                 del self._buffer[:index]
                 return
             self._emit(bytes(self._buffer[:index]))
-            fields = decode(bytes(self._buffer[index + len(self.marker) : end])).split(":", 3)
+            fields = decode(bytes(self._buffer[index + len(self.marker) : end])).split("\x1f", 5)
             del self._buffer[: end + 1]
             if self._buffer.startswith(b"\r\n"):
                 del self._buffer[:2]
@@ -337,11 +481,33 @@ class ShellSession:
                 callback(text)
 
     def _finish(self, fields: list[str]) -> None:
-        status, pid, cwd, open_file = (fields + ["", "", "", ""])[:4]
+        seq, status, pid, flags, open_file, cwd = (fields + [""] * 6)[:6]
+        pending = self._pending
+        if pending is None or pending.done.done() or seq != str(pending.seq):
+            return  # a marker sent again after Ctrl-C, for a command that had already finished
         self.shell_pid = int(pid) if pid.isdigit() else self.shell_pid
         self.cwd, self.open_file = cwd, open_file
-        if self._pending and not self._pending.done.done():
-            self._pending.done.set_result(int(status) if status.lstrip("-").isdigit() else None)
+        code = int(status) if status.lstrip("-").isdigit() else None
+        if "f" in flags:
+            pending.done.set_result((code, "crippled"))
+        else:
+            pending.done.set_result((code, "exited" if "x" in flags else "ok"))
+
+
+def _why_shell_ended(command: str, status: int | None) -> str:
+    """A one-line cause for a shell that ended during `command`, from what the command says."""
+    code = f" (exit status {status})" if status is not None else ""
+    if re.search(r"\bset\s+(-\w*e|-o\s+errexit)", command):
+        return f"the shell exited at a failing command because of `set -e`{code}"
+    if re.search(r"\bexit\b", command):
+        return f"the command exited the shell{code}"
+    if re.search(r"\bkill\b", command):
+        return "the command killed the shell"
+    if re.search(r"\bexec\b", command):
+        return f"`exec` replaced or ended the shell{code}"
+    if status is not None:
+        return f"the shell exited{code}"
+    return "the shell ended (killed, or its container stopped?)"
 
 
 def _partial_suffix(buffer: bytearray, marker: bytes) -> int:
