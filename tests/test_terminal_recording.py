@@ -134,13 +134,18 @@ def test_a_command_cut_off_by_the_terminal_closing_has_no_exit_code(bash):
     assert (cut.command, cut.exit_code, cut.output) == ("echo started; sleep 30", None, "started")
 
 
-def test_without_hooks_the_held_output_is_released():
-    hooks = HookStream(new_nonce())
+def test_without_hooks_the_held_output_is_released_and_late_reports_still_count():
+    nonce = new_nonce()
+    hooks = HookStream(nonce)
     shown, found = hooks.feed(b"$ prompt before any hook")
     assert shown == b"" and found == [] and not hooks.ready
     assert hooks.give_up() == b"$ prompt before any hook"
     assert hooks.feed(b"\x1b]6973")[0] == b""  # could be the start of a report: held
     assert hooks.feed(b"0 not ours")[0] == b"\x1b]69730 not ours"
+    report = f"\x1b]6973;{nonce};".encode()
+    shown, found = hooks.feed(report + b"R\x07$ " + report + b"C;make%20it\x07done\r\n" + report + b"D;2;/w%3Bx\x07$ ")
+    assert shown == b"$ done\r\n$ " and [type(f) for f in found] == [CommandBegan, CommandRan]
+    assert (found[1].command, found[1].output, found[1].exit_code, found[1].cwd) == ("make it", "done", 2, "/w;x")
 
 
 # ---------------------------------------------------------------- the cast file

@@ -132,7 +132,8 @@ class HookStream:
         return bytes(out), found
 
     def give_up(self) -> bytes:
-        """The hooks never reported: show what was held back and pass everything through from now on."""
+        """The hooks have not reported in time: show what was held back and pass everything through from now on
+        (reports that still come are taken as usual)."""
         self.ready = True
         held, self._held = bytes(self._held), bytearray()
         return held

@@ -30,7 +30,7 @@ from mlgym_tui.runtime.terminal_hooks import CommandBegan, CommandRan, HookStrea
 from mlgym_tui.trajectory.cast import CastWriter
 from mlgym_tui.tui.terminal import VirtualTerminal
 
-HOOK_WAIT_S = 8.0  # how long the shell may take to install the prompt hooks before the terminal runs unrecorded
+HOOK_WAIT_S = 15.0  # how long the shell may take to install the prompt hooks before its screen is shown anyway
 
 # Textual key name -> bytes a VT100/xterm sends
 KEY_BYTES: dict[str, bytes] = {
@@ -174,8 +174,8 @@ class ContainerTerminal(Widget, can_focus=True):
             return
         self._show(self.hooks.give_up())
         self.opened.set()
-        self.notify("the terminal's shell did not take the prompt hooks: commands typed here are not recorded as "
-                    "steps (the screen is still recorded)", severity="warning", timeout=8)
+        self.notify(f"the terminal's shell did not install its prompt hooks in {HOOK_WAIT_S:g} s: until it does, "
+                    "commands typed here are not recorded as steps (the screen is)", severity="warning", timeout=8)
 
     def _stop_recording(self) -> None:
         """End the recording: a command still running is reported without an exit code; the cast file is closed
