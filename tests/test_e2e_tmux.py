@@ -204,8 +204,7 @@ def test_agent_episode_from_the_browser_pause_take_over_hand_back_submit(engine_
         # hand back, then resume from the keyboard: the agent submits
         tmux.keys("C-o")
         tmux.wait_for(lambda s: "HUMAN: type the next" not in s, "the agent back in charge", timeout=10)
-        tmux.keys("Tab")  # leave the command line, so 'p' is a key and not a letter
-        tmux.keys("p")
+        tmux.keys("p")  # a key, not a letter typed into the command line: handing back moved the focus out of it
         screen = tmux.wait_for(lambda s: "ended: submitted" in status_line(s), "ended: submitted", timeout=120)
         assert "submit" in screen
 
@@ -295,3 +294,48 @@ def test_results_tui_command_opens_a_run(tmux_env, tmp_path):
         tmux.wait_text("EXITED-0", timeout=15)
     finally:
         tmux.close()
+
+
+def test_play_with_a_time_limit_validates_then_autosubmits_at_the_limit(engine_under_test, tmux_env, tmp_path):
+    from quick_game import quick_game_dir
+
+    env, runs = tmux_env(engine_under_test)
+    settings = Path(env["MLGYM_TUI_CONFIG_DIR"]) / "settings.yaml"
+    settings.write_text(settings.read_text() + f"task_dirs: [{quick_game_dir(tmp_path)}]\n")
+    tmux = Tmux([str(MLGYM_TUI), "play", "quickGame", "--time-limit", "20s", "--who", "tester"], env, REPO)
+    try:
+        tmux.wait_for(lambda s: "HUMAN" in status_line(s) and "mlgym-" in status_line(s) and " left" in status_line(s),
+                      "the human episode with its container and the time left", timeout=60)
+        tmux.wait_text("HUMAN: type the next", timeout=10)
+        tmux.type("validate")
+        tmux.keys("Enter")
+        tmux.wait_text("VALIDATED", timeout=20)
+        tmux.wait_text("at the limit your last valid submission", timeout=20)  # the warning at half of 20 s
+        tmux.wait_text("Session over", timeout=30)  # the limit: auto-submitted, then the note dialog
+        tmux.type("tried the starter strategy")
+        tmux.keys("Enter")
+        tmux.wait_text("saved human.json", timeout=10)
+        screen = tmux.screen()
+        assert "ended: autosubmission" in status_line(screen) and " left" not in status_line(screen)
+
+        run_dir, events = read_events(runs)
+        started = next(e for e in events if e["type"] == "episode_started")
+        assert started["who"] == "tester" and started["wall_time_s"] == 20
+        assert [e["action"] for e in events if e["type"] == "step"][0] == "validate"
+        final = [e for e in events if e["type"] == "validation_scored" and e.get("final")]
+        assert final, "the last valid submission was not scored at the limit"
+        ended = [e for e in events if e["type"] == "episode_ended"][-1]
+        assert "exit_time" in ended["exit_status"] and ended["exit_status"].startswith("autosubmission")
+        human = json.loads((run_dir / "human.json").read_text())
+        assert human == {"who": "tester", "note": "tried the starter strategy", "time_limit_s": 20.0}
+    finally:
+        tmux.close()
+
+
+def test_play_rejects_a_bad_time_limit(tmux_env):
+    env, _ = tmux_env("local")
+    done = subprocess.run([str(MLGYM_TUI), "play", "quickGame", "--time-limit", "2 hours"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "mlgym-tui: error: --time-limit: '2 hours' is not a duration; write it like 90m, 2h, 1h30m or 45s"]

@@ -8,10 +8,12 @@ import time
 
 from episode_helpers import Collector, agent, answer, runtime
 from model_server import scripted_server  # noqa: F401
+from quick_game import use_quick_game
 
 from mlgym_tui.stream import events as ev
 from mlgym_tui.tui.app import MLGymApp
 from mlgym_tui.tui.episode_request import EpisodeRequest
+from mlgym_tui.tui.screens.choice import ChoiceDialog
 from mlgym_tui.tui.screens.episode import EpisodeScreen
 from mlgym_tui.tui.screens.prompt import PromptScreen
 from mlgym_tui.tui.widgets.step_card import StepCard
@@ -30,7 +32,8 @@ async def until(pilot, predicate, what: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            notes = [n.message for n in pilot.app._notifications]
+            raise AssertionError(f"timed out waiting for {what} (notifications: {notes})")
         await pilot.pause(0.05)
 
 
@@ -41,6 +44,18 @@ async def episode_screen(app, pilot) -> tuple[EpisodeScreen, Collector]:
     seen = Collector()
     screen.controller.subscribe(seen)
     return screen, seen
+
+
+async def stop_from_keys(app, pilot, screen, choice: str) -> None:
+    """ctrl+k outside any text box, then the stop dialog's answer: submit (the default: Enter) or end."""
+    screen.query_one("#transcript").focus()
+    await pilot.press("ctrl+k")
+    await until(pilot, lambda: isinstance(app.screen, ChoiceDialog), "the stop dialog")
+    if choice == "submit":
+        await pilot.press("enter")
+    else:
+        app.screen.query_one(f"#choice-{choice}").press()
+    await until(pilot, lambda: app.screen is screen, "the dialog to close")
 
 
 def steps(seen) -> list[tuple[str, str]]:
@@ -81,7 +96,7 @@ async def test_confirm_mode_approve_edit_reject_from_keys(scripted_server, tmp_p
         cards = list(screen.query(StepCard))
         assert any(card.has_class("-rejected") for card in cards)
         assert any(card.step_view.edited_from == "echo second" for card in cards)
-        await pilot.press("ctrl+k")
+        await stop_from_keys(app, pilot, screen, "end")
         await until(pilot, lambda: c.done, "the episode to stop")
         assert c.exit_status == "early_exit"
 
@@ -133,7 +148,7 @@ async def test_pause_step_modes_takeover_inject_message_stop(scripted_server, tm
         await until(pilot, lambda: ("human", "echo injected") in steps(seen), "the injected step")
         await pilot.pause(0.2)
         assert any(card.step_view.author == "human" and card.has_class("-human") for card in screen.query(StepCard))
-        await pilot.press("ctrl+k")
+        await stop_from_keys(app, pilot, screen, "end")
         await until(pilot, lambda: c.done, "stop")
         assert c.exit_status == "early_exit"
         await pilot.pause(0.2)
@@ -156,3 +171,161 @@ async def test_interrupt_a_running_command(scripted_server, tmp_path):
         c.stop()
         await until(pilot, lambda: c.done, "stop")
         await asyncio.sleep(0)
+
+
+# ------------------------------------------------------------------ no accidental loss (issue 14)
+
+def quick_app(server, tmp_path, mode: str = "auto") -> MLGymApp:
+    """quickGame: scoring takes a second, not the bundled games' 120,000 proxied calls."""
+    use_quick_game(tmp_path)
+    request = EpisodeRequest(task_id="quickGame", engine="local", mode=mode)
+    return MLGymApp(request=request, deterministic=True, runs_dir=tmp_path / "runs",
+                    episode_options={"agent_config": agent(server, max_steps=30), "runtime": runtime()})
+
+
+async def test_ctrl_k_in_the_edit_box_edits_and_never_stops(scripted_server, tmp_path):
+    scripted_server.set_script([answer("echo keep this-part-goes")] + [answer("echo more")] * 5)
+    app = make_app(scripted_server, tmp_path, "confirm")
+    async with app.run_test(size=SIZE) as pilot:
+        screen, _ = await episode_screen(app, pilot)
+        c = screen.controller
+        await until(pilot, lambda: c.awaiting == "approval", "the proposal")
+        await pilot.press("e")
+        editor = screen.query_one("#pending-editor")
+        assert editor.has_focus
+        editor.move_cursor((0, len("echo keep")))
+        await pilot.press("ctrl+k")  # readline's kill-line: cuts the rest of the line, nothing else
+        await pilot.pause(0.3)
+        assert editor.text == "echo keep"
+        assert not c.done and c.state.queued_commands == 0 and app.screen is screen
+        # in the command line too
+        line = screen.query_one("#shell-input")
+        line.focus()
+        await pilot.pause(0.1)  # (focusing selects the line's text; the keys come after)
+        line.value = "echo abc"
+        line.cursor_position = 4
+        await pilot.press("ctrl+k")
+        await pilot.pause(0.2)
+        assert line.value == "echo" and not c.done and app.screen is screen
+        c.stop()
+        await until(pilot, lambda: c.done, "stop")
+
+
+async def test_stop_asks_then_scores_the_last_valid_submission(scripted_server, tmp_path):
+    scripted_server.set_script([answer("validate"), answer("echo after")] + [answer("echo more")] * 20)
+    app = quick_app(scripted_server, tmp_path, "confirm")
+    async with app.run_test(size=SIZE) as pilot:
+        screen, seen = await episode_screen(app, pilot)
+        c = screen.controller
+        await until(pilot, lambda: c.awaiting == "approval", "the validate proposal")
+        await pilot.press("a")
+        await until(pilot, lambda: seen.of(ev.ValidationScored), "the validation", timeout=120)
+        await until(pilot, lambda: c.awaiting == "approval", "the next proposal")
+        validated = seen.of(ev.ValidationScored)[0].metrics
+        # escape in the dialog keeps the episode going
+        screen.query_one("#transcript").focus()
+        await pilot.press("ctrl+k")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceDialog), "the stop dialog")
+        assert app.screen.focused.id == "choice-submit"  # the default
+        await pilot.press("escape")
+        await pilot.pause(0.3)
+        assert not c.done
+        await stop_from_keys(app, pilot, screen, "submit")
+        await until(pilot, lambda: c.done, "the stop", timeout=120)
+        assert c.exit_status == "autosubmission (early_exit)"
+        final = [v for v in seen.of(ev.ValidationScored) if v.final]
+        assert final and final[-1].metrics.keys() == validated.keys()
+        assert c.succeeded
+
+
+async def test_stop_without_score_has_none(scripted_server, tmp_path):
+    scripted_server.set_script([answer("validate"), answer("echo after")] + [answer("echo more")] * 20)
+    app = quick_app(scripted_server, tmp_path, "confirm")
+    async with app.run_test(size=SIZE) as pilot:
+        screen, seen = await episode_screen(app, pilot)
+        c = screen.controller
+        await until(pilot, lambda: c.awaiting == "approval", "the validate proposal")
+        await pilot.press("a")
+        await until(pilot, lambda: seen.of(ev.ValidationScored), "the validation", timeout=120)
+        await stop_from_keys(app, pilot, screen, "end")
+        await until(pilot, lambda: c.done, "the stop", timeout=60)
+        assert c.exit_status == "early_exit"
+        assert not [v for v in seen.of(ev.ValidationScored) if v.final] and not c.succeeded
+
+
+async def test_quit_with_a_running_episode_asks(scripted_server, tmp_path):
+    scripted_server.set_script([answer(f"echo agent{i}") for i in range(25)])
+    app = make_app(scripted_server, tmp_path, "confirm")
+    async with app.run_test(size=SIZE) as pilot:
+        screen, _ = await episode_screen(app, pilot)
+        c = screen.controller
+        await until(pilot, lambda: c.awaiting == "approval", "the proposal")
+        screen.query_one("#transcript").focus()
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceDialog), "the quit dialog")
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert app.is_running and not c.done and app.screen is screen
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceDialog), "the quit dialog again")
+        app.screen.query_one("#choice-end").press()
+        await until(pilot, lambda: c.done, "the episode to end")
+        assert c.exit_status == "early_exit"
+        await until(pilot, lambda: not app.is_running, "the app to quit")
+
+
+async def test_focus_follows_the_task_take_over_then_hand_back(scripted_server, tmp_path):
+    scripted_server.set_script([answer("echo first"), answer("echo after-hand-back")] + [answer("echo more")] * 5)
+    app = make_app(scripted_server, tmp_path, "confirm")
+    async with app.run_test(size=SIZE) as pilot:
+        screen, seen = await episode_screen(app, pilot)
+        c = screen.controller
+        await until(pilot, lambda: c.awaiting == "approval", "the first proposal")
+        await pilot.pause(0.2)
+        assert screen.query_one("#pending-approve").has_focus  # a decision is awaited: the card has the focus
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: screen.query_one("#shell-input").has_focus, "the command line on take-over")
+        await pilot.press(*"echo mine", "enter")
+        await until(pilot, lambda: ("human", "echo mine") in steps(seen), "the human step")
+        await pilot.press("ctrl+o")  # hand back: the next decision takes the focus from the command line
+        await until(pilot, lambda: c.mode == "confirm" and c.awaiting == "approval", "a proposal after hand-back")
+        await until(pilot, lambda: screen.query_one("#pending-approve").has_focus, "the confirm card's focus")
+        await pilot.press("a")  # approves: not typed into the command line
+        await until(pilot, lambda: len(steps(seen)) == 2, "the approved step")
+        assert steps(seen)[-1][0] == "agent" and screen.query_one("#shell-input").value == ""
+        c.stop()
+        await until(pilot, lambda: c.done, "stop")
+
+
+async def test_leave_a_running_episode_and_come_back_from_the_browser(scripted_server, tmp_path):
+    from mlgym_tui.tui.screens.task_browser import TaskBrowser
+
+    scripted_server.set_script([answer(f"sleep 0.5; echo agent{i}") for i in range(40)])
+    app = make_app(scripted_server, tmp_path, "auto")
+    async with app.run_test(size=SIZE) as pilot:
+        screen, seen = await episode_screen(app, pilot)
+        c = screen.controller
+        await until(pilot, lambda: c.step >= 2, "two steps")
+        screen.query_one("#transcript").focus()
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceDialog), "the leave dialog")
+        await pilot.press("enter")  # leave (the default)
+        await until(pilot, lambda: isinstance(app.screen, TaskBrowser), "the task browser")
+        left_at = c.step
+        await until(pilot, lambda: c.step >= left_at + 2, "steps while the screen is away")
+        assert not c.done
+        browser = app.screen
+        await until(pilot, lambda: browser.query_one("#running-episodes").display, "the running episodes line")
+        assert "e to return" in str(browser.query_one("#running-episodes").render())
+        await pilot.press("e")
+        await until(pilot, lambda: app.screen is screen, "the same episode screen again")
+        await pilot.pause(0.3)
+        shown = [card.step_view.action for card in screen.query(StepCard)]
+        assert "sleep 0.5; echo agent0" in shown and "sleep 0.5; echo agent1" in shown  # the transcript is intact
+        assert len(screen.model.steps) >= left_at + 2  # and it kept following while away
+        c.stop()
+        await until(pilot, lambda: c.done, "stop")
+        await pilot.press("escape")  # an ended episode's screen is left without a question, and let go
+        await until(pilot, lambda: isinstance(app.screen, TaskBrowser), "the browser")
+        await pilot.pause(0.2)
+        assert screen not in app.episodes

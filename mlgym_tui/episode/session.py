@@ -74,6 +74,7 @@ async def start_episode(
     *,
     api_base: str | None = None,
     wall_time_s: float | None = None,
+    who: str = "",
     runtime: Any = None,
     engine: Any = None,
     replay_steps: Sequence[Any] | None = None,
@@ -180,6 +181,7 @@ async def start_episode(
         metrics=metrics,
         parent=parent_str,
         prefix=prefix,
+        who=who,
     )
     controller.agent_config = agent
     controller.task = task_config

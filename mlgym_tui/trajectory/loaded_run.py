@@ -71,6 +71,7 @@ class LoadedRun:
     steps: list[StepRecorded] = field(default_factory=list)
     validations: list[ValidationScored] = field(default_factory=list)
     ended: EpisodeEnded | None = None
+    human: Any = None  # the run directory's HumanNote (human.json: who played, the note), if it has one
 
     @classmethod
     def from_events(

@@ -41,6 +41,8 @@ CONTEXTS: dict[str, str] = {
     "results": "results",
     "start_dialog": "start dialog",
     "prompt": "prompt",
+    "choice": "confirmation",
+    "note": "end-of-session note",
     "file_picker": "open a run",
     "help": "help",
 }
@@ -63,6 +65,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("filter", "slash", "focus_filter", "Filter", ("task_browser",), priority=True),
     Action("reload_runs", "f5", "reload_runs", "Reload runs", ("task_browser",)),
     Action("open_run", "o", "open_run", "Open run", ("task_browser",)),
+    Action("running_episode", "e", "running_episode", "Back to running episode", ("task_browser",)),
     # ------------------------------------------------------------ the live episode
     Action("pause", "p", "pause", "Pause/resume", _EPISODE),
     Action("step_once", "n", "step_once", "Step once", _EPISODE),
@@ -73,7 +76,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("inject", "i", "inject", "Inject command", _EPISODE),
     Action("message", "m", "message", "Message agent", _EPISODE),
     Action("interrupt", "ctrl+b", "interrupt", "Interrupt command", _EPISODE, priority=True),
-    Action("stop", "ctrl+k", "stop", "Stop episode", _EPISODE, priority=True),
+    # not priority: in a text box ctrl+k is readline's "delete to end of line", never "stop"; stopping asks first
+    Action("stop", "ctrl+k", "stop", "Stop episode", _EPISODE),
     Action("approve", "a", "approve", "Approve", _EPISODE),
     Action("edit", "e", "edit", "Edit action", _EPISODE),
     Action("run_edited", "ctrl+r", "run_edited", "Run edited", _EPISODE, show=False, priority=True),
@@ -84,7 +88,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("toggle_shell", "2", "toggle_pane('shell-pane')", "Shell", _PANES, show=False),
     Action("toggle_metrics", "3", "toggle_pane('metrics-pane')", "Metrics", _PANES, show=False),
     Action("zoom", "z", "zoom", "Zoom pane", _PANES, show=False),
-    Action("back", "escape", "back", "Back", _EPISODE, show=False),
+    Action("back", "escape", "back", "Leave (it keeps running)", _EPISODE, show=False),
     # ------------------------------------------------------------ the transcript and its cards
     Action("transcript_earlier", "left_square_bracket", "earlier", "Earlier steps", ("transcript",)),
     Action("transcript_later", "right_square_bracket", "later", "Later steps", ("transcript",)),
@@ -111,6 +115,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("replay_author", "a", "cycle_author", "Author filter", ("replay",)),
     Action("replay_follow", "t", "toggle_follow", "Follow", ("replay",)),
     Action("replay_fork", "f", "fork", "Fork here", ("replay",)),
+    Action("replay_cast", "c", "play_cast", "Play terminal recording", ("replay",), show=False),
+    Action("replay_cast_speed", "C", "cast_speed", "Terminal recording speed", ("replay",), show=False),
     Action("replay_back", "escape", "back", "Back", ("replay",), show=False),
     # ------------------------------------------------------------ forks
     Action("fork_divergences", "f6", "divergences", "Divergences", ("fork_episode",)),
@@ -127,6 +133,8 @@ ACTIONS: tuple[Action, ...] = (
     # ------------------------------------------------------------ dialogs
     Action("start_cancel", "escape", "cancel", "Cancel", ("start_dialog",)),
     Action("prompt_cancel", "escape", "cancel", "Cancel", ("prompt",)),
+    Action("choice_cancel", "escape", "cancel", "Cancel", ("choice",)),
+    Action("note_skip", "escape", "skip", "Save without a note", ("note",)),
     Action("picker_cancel", "escape", "cancel", "Cancel", ("file_picker",)),
     Action("help_close", "escape", "close", "Close help", ("help",)),
 )

@@ -1,4 +1,8 @@
-"""The MLGym Textual app: task browser at home, episode screens on top, help, themes and the user keymap."""
+"""The MLGym Textual app: task browser at home, episode screens on top, help, themes and the user keymap.
+
+A live episode's screen is installed: leaving it keeps it (and its episode) running, and the task browser brings
+it back. Quitting with episodes running asks how to end them first.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,11 @@ from mlgym_tui.tui.episode_request import EpisodeRequest, make_starter
 from mlgym_tui.tui.themes import DEFAULT_THEME, discover_themes
 
 
+QUIT_CHOICES = [("submit", "Submit the last valid submission of each, then quit"),
+                ("end", "End them without a score and quit"), ("cancel", "Keep going")]
+QUIT_WAIT_S = 300.0  # the longest quit waits for the scoring of the last valid submissions
+
+
 class MLGymApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "MLGym"
@@ -24,8 +33,13 @@ class MLGymApp(App):
 
     def __init__(self, *, request: EpisodeRequest | None = None, tasks: dict | None = None,
                  runs_dir: Path | None = None, deterministic: bool = False, theme_folders: list[Path] | None = None,
-                 start_screen: Screen | None = None, episode_options: dict | None = None) -> None:
+                 start_screen: Screen | None = None, episode_options: dict | None = None,
+                 remove_orphans: bool | None = None) -> None:
         super().__init__()
+        # containers of runs whose process is gone are removed at start-up (tests ask for it explicitly)
+        self.remove_orphans = not deterministic if remove_orphans is None else remove_orphans
+        self.episodes: list[Screen] = []  # live episode screens, installed so that leaving keeps them running
+        self._quitting = False
         self.request = request
         self._tasks = tasks
         self._runs_dir = runs_dir
@@ -118,6 +132,21 @@ class MLGymApp(App):
                 self.start_episode(self.request)
         for problem in self.startup_problems:
             self.notify(problem, title="config", severity="warning", timeout=10)
+        if self.remove_orphans:
+            # after the first frames: the engine client's imports would hold the GIL against them
+            self.set_timer(1.0, self.start_orphan_cleanup)
+
+    def start_orphan_cleanup(self) -> None:
+        self.run_worker(self.clean_orphans, name="orphan-cleanup", thread=True, exit_on_error=False)
+
+    def clean_orphans(self) -> None:
+        """Worker thread: remove the containers of runs whose process is gone (killed, crashed)."""
+        from mlgym_tui.runtime.orphans import describe, remove_orphans
+
+        current = self.load_settings()
+        note = describe(remove_orphans(current.runtime if current is not None else None))
+        if note:
+            self.call_from_thread(self.notify, note, title="clean-up", timeout=8)
 
     def make_browser(self) -> Screen:
         from mlgym_tui.tui.screens.task_browser import TaskBrowser
@@ -133,7 +162,50 @@ class MLGymApp(App):
             self.load_settings()
             if self.default_engine in ENGINES:
                 request = replace(request, engine=self.default_engine)
-        self.push_screen(EpisodeScreen(starter=make_starter(request, runs_dir, **self.episode_options)))
+        screen = EpisodeScreen(starter=make_starter(request, runs_dir, **self.episode_options),
+                               ask_note=request.baseline_session)
+        self.install_screen(screen, name=f"episode-{id(screen)}")
+        self.episodes.append(screen)
+        self.push_screen(screen)
+
+    # ---------------------------------------------------------------- live episodes
+
+    def running_episodes(self) -> list[Screen]:
+        return [s for s in self.episodes if s.running]
+
+    def leave_episode(self, screen: Screen) -> None:
+        """Back to the screen below; a running episode's screen is kept for `return_to_episode`, an ended one
+        is let go."""
+        self.pop_screen()
+        if screen in self.episodes and not screen.running:
+            self.episodes.remove(screen)
+            self.call_later(self._let_go, screen)
+        elif screen in self.episodes:
+            self.notify("the episode keeps running: e in the task browser brings it back", timeout=5)
+
+    async def _let_go(self, screen: Screen) -> None:
+        if screen not in self.screen_stack:
+            self.uninstall_screen(screen)
+            await screen.remove()
+
+    def return_to_episode(self, screen: Screen | None = None) -> bool:
+        """Show a kept episode screen again (the most recently started one by default); False when none."""
+        kept = [s for s in self.episodes if s not in self.screen_stack]
+        if screen is None:
+            screen = kept[-1] if kept else None
+        if screen is None or screen not in kept:
+            return False
+        self.push_screen(screen)
+        return True
+
+    def episode_for_run(self, run_dir: Path) -> Screen | None:
+        """The kept live screen whose run directory is `run_dir`, if any."""
+        wanted = Path(run_dir).resolve()
+        for screen in self.episodes:
+            c = screen.controller
+            if c is not None and c.run_dir is not None and Path(c.run_dir).resolve() in (wanted, wanted.parent):
+                return screen
+        return None
 
     # ---------------------------------------------------------------- actions
 
@@ -148,6 +220,42 @@ class MLGymApp(App):
 
         if not isinstance(self.screen, ResultsScreen):
             self.push_screen(ResultsScreen([self.runs_dir()]))
+
+    async def action_quit(self) -> None:
+        """Quit; with episodes running, first ask how to end them (the default scores the last valid
+        submission of each)."""
+        running = self.running_episodes()
+        if not running:
+            self.exit()
+            return
+        if self._quitting:
+            return
+        from mlgym_tui.tui.screens.choice import ChoiceDialog
+
+        self._quitting = True
+        count = f"{len(running)} episodes are" if len(running) > 1 else "An episode is"
+        self.push_screen(ChoiceDialog(f"{count} still running. Quit?", QUIT_CHOICES,
+                                      "Quitting ends them. Leaving an episode's screen (Escape) keeps it running."),
+                         self._quit_chosen)
+
+    def _quit_chosen(self, choice: str | None) -> None:
+        if choice not in ("submit", "end"):
+            self._quitting = False
+            return
+        running = [s for s in self.running_episodes() if s.controller is not None]
+        for screen in running:
+            screen.controller.stop(choice == "submit")
+        if choice == "submit" and running:
+            self.notify("scoring the last valid submission before quitting…", timeout=30)
+        self.run_worker(self._quit_when_ended(running), name="quit", exit_on_error=False)
+
+    async def _quit_when_ended(self, screens: list[Screen]) -> None:
+        import asyncio
+
+        waits = [asyncio.ensure_future(s.controller.wait()) for s in screens]
+        if waits:
+            await asyncio.wait(waits, timeout=QUIT_WAIT_S)
+        self.exit()
 
     def action_pick_theme(self) -> None:
         self.search_themes()

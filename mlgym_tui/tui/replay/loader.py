@@ -46,6 +46,9 @@ def read_run(path: Path, follow: bool) -> Loaded:
         else:
             run = load_run(path)
         index = ReplayIndex.build(run.events)
+        from mlgym_tui.trajectory.human_note import read_human_note
+
+        run.human = read_human_note(path if path.is_dir() else path.parent)
     except (TrajectoryError, OSError) as exc:
         return Loaded(None, None, None, str(exc))
     finally:

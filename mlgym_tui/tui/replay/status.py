@@ -34,8 +34,13 @@ def status_line(cursor: ReplayCursor, run: Any, *, follow: bool, warnings: list[
         parts.append(f"filter: {cursor.author_filter}")
     if human:
         took = index.human_seconds()
-        parts.append("HUMAN baseline" + (f", first command → submission {format_duration(took)}"
-                                         if took is not None else " (not submitted)"))
+        note = getattr(run, "human", None)  # human.json: who played, the time limit, their note
+        by = f" by {note.who}" if note is not None and note.who else ""
+        limit = f", limit {format_duration(note.time_limit_s)}" if note is not None and note.time_limit_s else ""
+        parts.append(f"HUMAN baseline{by}{limit}" + (f", first command → submission {format_duration(took)}"
+                                                     if took is not None else " (not submitted)"))
+        if note is not None and note.note:
+            parts.append(f"note: {note.note}")
     if exit_status:
         parts.append(f"ended: {exit_status}")
     if warnings:

@@ -17,24 +17,37 @@ from textual.widgets import Footer, Input, TextArea
 from mlgym_tui.stream import events as ev
 from mlgym_tui.stream.model import METRICS, PENDING, STATUS, TRANSCRIPT, Changed, EpisodeModel, Pending
 from mlgym_tui.tui.actions import bindings_for
+from mlgym_tui.tui.screens.choice import ChoiceDialog
 from mlgym_tui.tui.screens.prompt import PromptScreen
 from mlgym_tui.tui.widgets.episode_body import EpisodeBody
 from mlgym_tui.tui.widgets.pending_action import PendingAction
 from mlgym_tui.tui.widgets.shell_pane import ShellPane
-from mlgym_tui.tui.widgets.status_bar import LOADING_LIBRARY, StatusBar
+from mlgym_tui.tui.widgets.status_bar import LOADING_LIBRARY, StatusBar, format_left
 
 if TYPE_CHECKING:
     from mlgym_tui.episode.controller import Controller
 
 FLUSH_S = 0.05
 Starter = Callable[[], Awaitable["Controller"]]  # returns a ready Controller
+WARN_LEFT_S = 600.0  # a timed session warns when this much time is left (half the limit, for limits under 20 min)
+
+
+def warning_point(limit_s: float) -> float:
+    return WARN_LEFT_S if limit_s > 2 * WARN_LEFT_S else limit_s / 2
+
 
 class EpisodeScreen(Screen):
     BINDINGS = bindings_for("episode")
 
     def __init__(self, *, controller: Controller | None = None, events: list[ev.Event] | None = None,
-                 starter: Starter | None = None, clock: Callable[[], float] | None = None) -> None:
+                 starter: Starter | None = None, clock: Callable[[], float] | None = None,
+                 ask_note: bool = False) -> None:
         super().__init__()
+        self.ask_note = ask_note  # a human-baseline session: ask for a note when it ends (human.json)
+        self.starting = starter is not None  # until the Controller exists (the container may take a while)
+        self._decision: tuple[int | None, str] | None = None  # the proposal awaiting approval, when last seen
+        self._warned_time = False
+        self._ended_seen = False
         self.model = EpisodeModel()
         self.controller = controller
         self.starter = starter
@@ -76,8 +89,16 @@ class EpisodeScreen(Screen):
 
     def attach(self, controller: Controller) -> None:
         self.controller = controller
+        self.starting = False
         self._unsubscribe = controller.subscribe(self.receive_event)
         self.sync_from_controller()
+        if controller.wall_time_s:
+            self.set_interval(0.5, self.show_time_left, name="episode-deadline")
+
+    @property
+    def running(self) -> bool:
+        """Starting or running: leaving or quitting needs a decision."""
+        return self.starting or (self.controller is not None and not self.controller.done)
 
     async def run_episode(self) -> None:
         """The `episode` worker: start the controller (slow: engine, image) then run it; the UI stays live."""
@@ -92,6 +113,7 @@ class EpisodeScreen(Screen):
             self.notify(f"episode failed: {exc}", severity="error", timeout=10)
             self.feed([ev.ErrorEvent(message=str(exc), fatal=True)])
         finally:
+            self.starting = False
             status.busy = ""
 
     def receive_event(self, event: ev.Event) -> None:
@@ -111,6 +133,9 @@ class EpisodeScreen(Screen):
         batch, self.queue = self.queue, []
         self.events_seen += len(batch)
         self.render_dirty(self.model.apply_all(batch))
+        if self.controller is not None and self.controller.done and not self._ended_seen:
+            self._ended_seen = True
+            self.ended()
 
     def render_dirty(self, dirty: Changed) -> None:
         self.body.render_dirty(dirty)
@@ -133,7 +158,25 @@ class EpisodeScreen(Screen):
             m.pending = None
         self.update_status()
         self.body.pending.show(self.model.pending)
+        decision = (state.pending.step, state.pending.action) if state.awaiting == "approval" and state.pending else None
+        if decision is not None and decision != self._decision:
+            self.focus_decision()
+        self._decision = decision
 
+    def focus_decision(self) -> None:
+        """A decision is awaited: the confirm card takes the focus, so `a`, `e`, `r` (or Enter) act on it. Not while
+        a person types elsewhere (a command half typed, the interactive terminal) or already works in the card."""
+        focused = self.focused
+        card = self.body.pending
+        if self.model.pending is None or self._terminal_focused():
+            return
+        if focused is not None and (card in focused.ancestors_with_self):
+            return
+        if isinstance(focused, (Input, TextArea)) and focused.id != "shell-input":
+            return
+        if isinstance(focused, Input) and focused.value.strip():
+            return
+        self.query_one("#pending-approve").focus()
     def update_status(self) -> None:
         m = self.model
         bar = self.query_one(StatusBar)
@@ -163,19 +206,43 @@ class EpisodeScreen(Screen):
         bar.detail = "  ".join(parts)
         title = "container shell" + (" — HUMAN: type the next command below" if m.mode == "human" else "")
         if title != self._shell_title:
+            handed_back = bool(self._shell_title) and m.mode != "human"
             self._shell_title = title
             self.body.shell.set_title(title)
             if m.mode == "human" and not isinstance(self.focused, Input):
                 # A person now types the actions: put the cursor where they go.
                 self.body.shell_input.focus()
+            elif handed_back and self.focused is self.body.shell_input and not self.body.shell_input.value.strip():
+                # The agent acts again: keys are keys (p, a, ...), not letters typed into the command line.
+                self.body.transcript.focus()
+
+    def show_time_left(self) -> None:
+        """A timed session: the time left in the status bar, a warning (and the bell) once near the end."""
+        c = self.controller
+        bar = self.query_one(StatusBar)
+        if c is None or not c.wall_time_s or c.done:
+            bar.time_left = ""
+            return
+        left = c.wall_time_s - c.elapsed()
+        bar.time_left = format_left(left)
+        if not self._warned_time and left <= warning_point(c.wall_time_s):
+            self._warned_time = True
+            bar.set_class(True, "-time-short")
+            self.app.bell()
+            self.notify(f"{format_left(left)} left: at the limit your last valid submission is submitted "
+                        "(validate to keep one)", title="time", severity="warning", timeout=15)
 
     # ---------------------------------------------------------------- controls
 
-    # priority keys a shell needs (ctrl+b/ctrl+k/ctrl+r): they go to the interactive terminal while it has focus
+    # priority keys a shell needs (ctrl+b/ctrl+r): they go to the interactive terminal while it has focus
     TERMINAL_KEYS = ("interrupt", "stop", "run_edited")
+    # keys that end or discard work: never while a text box has the focus (ctrl+k there is readline's kill-line)
+    TEXT_BOX_SAFE = ("stop",)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.TERMINAL_KEYS and self._terminal_focused():
+            return False
+        if action in self.TEXT_BOX_SAFE and isinstance(self.focused, (Input, TextArea)):
             return False
         if action in ("approve", "edit", "reject", "run_edited"):
             waiting = self.controller is not None and self.controller.pending is not None
@@ -263,8 +330,18 @@ class EpisodeScreen(Screen):
             self.notify("interrupt sent", timeout=2)
 
     def action_stop(self) -> None:
-        if self._call("stop"):
-            self.notify("stopping the episode", timeout=3)
+        c = self._live()
+        if c is None:
+            return
+        if c.done:
+            self.notify(f"the episode has ended ({c.exit_status})", timeout=3)
+            return
+        self.app.push_screen(ChoiceDialog("Stop the episode?", STOP_CHOICES, submission_note(c)), self._do_stop)
+
+    def _do_stop(self, choice: str | None) -> None:
+        if choice in ("submit", "end") and self._call("stop", choice == "submit"):
+            self.notify("stopping: scoring the last valid submission" if choice == "submit"
+                        else "stopping without a score", timeout=4)
 
     def action_approve(self) -> None:
         self.sync_from_controller()
@@ -319,7 +396,7 @@ class EpisodeScreen(Screen):
         if container is None:
             self.notify("no live container: the terminal opens on a running episode", severity="warning")
             return
-        pane = TerminalPane(container, id="terminal-pane")
+        pane = TerminalPane.for_episode(c, id="terminal-pane")  # recorded: a cast, and its commands as steps
         self.query_one("#side-panes").mount(pane, before=0)  # the pane focuses its terminal once mounted
 
     def on_container_terminal_closed(self, message) -> None:
@@ -338,5 +415,53 @@ class EpisodeScreen(Screen):
     def action_back(self) -> None:
         if self.maximized is not None:
             self.minimize()
-        elif len(self.app.screen_stack) > 2:
-            self.app.pop_screen()
+        elif isinstance(self.focused, (Input, TextArea)):
+            self.body.transcript.focus()  # Escape first leaves the text box; the next one leaves the screen
+        elif len(self.app.screen_stack) <= 2:
+            return
+        elif self.running:
+            self.app.push_screen(ChoiceDialog(
+                "Leave this episode's screen?", LEAVE_CHOICES,
+                "It keeps running. Come back from the task browser: e (or its run in past runs)."), self._do_leave)
+        else:
+            self.app.leave_episode(self)
+
+    def _do_leave(self, choice: str | None) -> None:
+        if choice == "leave":
+            self.app.leave_episode(self)
+
+    # ---------------------------------------------------------------- the end of a human-baseline session
+
+    def ended(self) -> None:
+        """The episode is over: a human-baseline session asks for a note (kept with who and the time limit)."""
+        self.query_one(StatusBar).time_left = ""
+        if not self.ask_note or self.controller is None or self.controller.run_dir is None:
+            return
+        from mlgym_tui.tui.screens.end_note import EndNoteDialog
+
+        c = self.controller
+        self.app.push_screen(EndNoteDialog(c.exit_status or "ended", c.info.who), self._save_note)
+
+    def _save_note(self, note: str | None) -> None:
+        from mlgym_tui.trajectory.human_note import HumanNote, write_human_note
+
+        c = self.controller
+        record = HumanNote(who=c.info.who, note=note or "", time_limit_s=c.wall_time_s)
+
+        def write() -> None:
+            path = write_human_note(c.run_dir, record)
+            self.app.call_from_thread(self.notify, f"saved {path.name}: played by {record.who or '?'}", timeout=4)
+
+        self.run_worker(write, name="human-note", thread=True)
+
+
+STOP_CHOICES = [("submit", "Submit the last valid submission, then end"), ("end", "End without a score"),
+                ("cancel", "Keep going")]
+LEAVE_CHOICES = [("leave", "Leave (the episode keeps running)"), ("stay", "Stay")]
+
+
+def submission_note(c: Controller) -> str:
+    """What "submit the last valid submission" would score."""
+    if not c.scores:
+        return "Nothing has been validated yet: either way the episode ends without a score."
+    return f"Last validation: {', '.join(f'{k} {v:g}' for k, v in c.scores[-1].items())}."

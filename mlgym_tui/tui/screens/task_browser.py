@@ -1,4 +1,5 @@
-"""Home screen: tasks with a filter, the selected task's details and its past runs; start episodes here."""
+"""Home screen: tasks with a filter, the selected task's details and its past runs; start episodes here, and
+return to the ones left running (`e`, or their row in past runs)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ class TaskBrowser(Screen):
         self.runs_by_task: dict = {}
         self.shown: list = list(tasks.values())
         self.selected = self.shown[0] if self.shown else None
+        self._kept: list[int] = []  # the episode screens the `e` key was last shown for
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
@@ -41,6 +43,7 @@ class TaskBrowser(Screen):
                 yield TaskDetails(id="task-details")
                 yield Label("past runs", classes="pane-title", id="runs-title")
                 yield RunsTable(id="runs-table")
+                yield Label("", id="running-episodes")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -50,6 +53,44 @@ class TaskBrowser(Screen):
         self.query_one(TaskTable).focus()
         # after the first paint: the worker's imports (pydantic, the task models) would hold the GIL against it
         self.call_after_refresh(self.run_worker, self.load_tasks, name="task-registry", group="tasks", thread=True)
+        self.show_running()
+        self.set_interval(1.0, self.show_running, name="running-episodes")
+
+    def kept_episodes(self) -> list:
+        """Episode screens left (not on the screen stack), running or ended since."""
+        return [s for s in getattr(self.app, "episodes", []) if s not in self.app.screen_stack]
+
+    def show_running(self) -> None:
+        """The line naming the episodes left running, and the `e` key, when there are any."""
+        kept = self.kept_episodes()
+        label = self.query_one("#running-episodes", Label)
+        label.display = bool(kept)
+        if kept:
+            names = []
+            for screen in kept:
+                c = screen.controller
+                what = f"{c.task_id} step {c.step}" if c is not None else "starting"
+                names.append(what + ("" if screen.running else f" (ended: {c.exit_status})"))
+            label.update(f"left running: {'; '.join(names)} — e to return")
+        if [id(s) for s in kept] != self._kept:
+            self._kept = [id(s) for s in kept]
+            self.refresh_bindings()
+
+    def on_screen_resume(self) -> None:
+        if not self.is_mounted:
+            return
+        self.show_running()
+        if self.loaded:
+            self.action_reload_runs()  # a run left running (or ended) since shows in past runs
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "running_episode":
+            return bool(self.kept_episodes())
+        return True
+
+    def action_running_episode(self) -> None:
+        if not self.app.return_to_episode():
+            self.notify("no episode left running", severity="warning")
 
     def load_tasks(self) -> None:
         """Worker thread: validated settings, then the task registry (unless tasks were given)."""
@@ -160,6 +201,9 @@ class TaskBrowser(Screen):
         self.app.push_screen(FilePicker(self.app.runs_dir()), self.open_replay)
 
     def open_replay(self, path) -> None:
+        live = self.app.episode_for_run(path) if path else None
+        if live is not None and self.app.return_to_episode(live):
+            return  # a run still live in this app opens its live screen, not a replay of its file
         if path:
             from mlgym_tui.tui.replay.screen import ReplayScreen
 

@@ -1,5 +1,6 @@
-"""One line: mode (AUTO, CONFIRM, HUMAN, PAUSED), engine and container, task, model, and a spinner while busy
-(showing "loading the model library" while a model call waits for litellm's import)."""
+"""One line: mode (AUTO, CONFIRM, HUMAN, PAUSED), the time left of a timed session, engine and container, task,
+model, and a spinner while busy (showing "loading the model library" while a model call waits for litellm's
+import)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,20 @@ SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 LOADING_LIBRARY = "loading the model library"
 
 
+def format_left(seconds: float) -> str:
+    """Time left as a clock: 1:05:09, 9:58, 0:07 (never negative)."""
+    total = max(0, int(seconds + 0.999))  # 0:00 only when the time is really up
+    h, rest = divmod(total, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
 class StatusBar(Widget):
     mode: reactive[str] = reactive("auto")
     paused: reactive[bool] = reactive(False)
     busy: reactive[str] = reactive("")  # what is in flight ("model", "command", "starting"), empty when idle
     detail: reactive[str] = reactive("")
+    time_left: reactive[str] = reactive("")  # a timed session's remaining time ("" when untimed)
     frame: reactive[int] = reactive(0)
 
     def on_mount(self) -> None:
@@ -49,6 +59,9 @@ class StatusBar(Widget):
         label = self.mode_label()
         text = Text()
         text.append(f" {label} ", style="bold reverse")
+        if self.time_left:
+            short = self.has_class("-time-short")
+            text.append(f" ⏱ {self.time_left} left ", style="bold reverse red" if short else "bold")
         if self.busy:
             text.append(f" {SPINNER[self.frame]} {self.busy}", style="bold")
         text.append("  " + self.detail)
