@@ -21,8 +21,8 @@ RESTARTED = "a fresh shell was started"
 WEDGES = [
     ('python3 -c "import getpass; getpass.getpass()"', TTY, False),
     ("read -p x < /dev/tty", TTY, False),
-    ("exec >log.txt 2>&1; echo into-the-log", "", False),
-    ("exec 1>&-", "", False),
+    ("exec >log.txt 2>&1; echo into-the-log", "pointed back at the terminal", False),
+    ("exec 1>&-", "pointed back at the terminal", False),
     ("set -e; false; echo not-reached", "set -e", True),
     ("builtin exit 4", "exited the shell (exit status 4)", True),
     ("command exit", "exited the shell", True),

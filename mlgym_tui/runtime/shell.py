@@ -136,6 +136,7 @@ class _Pending:
     done: asyncio.Future  # (exit code or None, "ok" | "exited" | "eof")
     started: float = field(default_factory=time.monotonic)
     last_output: float = field(default_factory=time.monotonic)
+    output_restored: bool = False  # the command had redirected or closed the shell's output
 
 
 class ShellSession:
@@ -302,6 +303,9 @@ class ShellSession:
         elif how == "eof" and not ended:
             ended = _why_shell_ended(command, None)
         capture = pending.capture
+        if pending.output_restored and not startup:
+            note = (f"{note}\n[the command redirected or closed the shell's own output (exec >...): it was pointed back "
+                    "at the terminal for the next commands]").strip()
         if capture.total > self.limits.max_output_bytes and not note:
             note = f"[output exceeded {self.limits.max_output_bytes:,} bytes: the command was stopped]"
         if capture.cut:
@@ -492,6 +496,8 @@ class ShellSession:
             pending.done.set_result((code, "crippled"))
         else:
             pending.done.set_result((code, "exited" if "x" in flags else "ok"))
+        if "o" in flags:
+            pending.output_restored = True
 
 
 def _why_shell_ended(command: str, status: int | None) -> str:
