@@ -245,7 +245,8 @@ def test_play_battle_of_sexes_cat_validate_submit_and_the_terminal(engine_under_
         tmux.type("echo $((6*7))")
         tmux.keys("Enter")
         tmux.wait_for(lambda s: has_cell(s, "42"), "42 in the terminal pane", timeout=30)
-        tmux.type(r"printf '\033]0;pwned\007\033]2;pwned\007\033[2J\033[HPWN-DONE\n'")
+        hostile = r"printf '\033]0;pwned\007\033]2;pwned\007\033[2J\033[HPWN-DONE\n'"
+        tmux.type(hostile)
         tmux.keys("Enter")
         screen = tmux.wait_text("PWN-DONE", timeout=30)
         time.sleep(0.5)
@@ -262,7 +263,8 @@ def test_play_battle_of_sexes_cat_validate_submit_and_the_terminal(engine_under_
 
         run_dir, events = read_events(runs)
         steps = [(e["author"], e["action"]) for e in events if e["type"] == "step"]
-        assert steps == [("human", "cat strategy.py"), ("human", "validate"), ("human", "submit")]
+        assert steps == [("human", "cat strategy.py"), ("human", "validate"), ("human-terminal", "echo $((6*7))"),
+                         ("human-terminal", hostile), ("human", "submit")]  # the f6 terminal's lines are steps too
         ended = [e for e in events if e["type"] == "episode_ended"]
         assert ended and ended[-1]["exit_status"] == "submitted"
         results = json.loads((run_dir / "results.json").read_text())

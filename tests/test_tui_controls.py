@@ -306,7 +306,11 @@ async def test_leave_a_running_episode_and_come_back_from_the_browser(scripted_s
         screen, seen = await episode_screen(app, pilot)
         c = screen.controller
         await until(pilot, lambda: c.step >= 2, "two steps")
-        screen.query_one("#transcript").focus()
+        screen.query_one("#shell-input").focus()
+        await pilot.pause(0.1)
+        await pilot.press("escape")  # in a text box: leaves the box, not the screen
+        await pilot.pause(0.2)
+        assert app.screen is screen and screen.query_one("#transcript").has_focus
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, ChoiceDialog), "the leave dialog")
         await pilot.press("enter")  # leave (the default)
@@ -323,6 +327,13 @@ async def test_leave_a_running_episode_and_come_back_from_the_browser(scripted_s
         shown = [card.step_view.action for card in screen.query(StepCard)]
         assert "sleep 0.5; echo agent0" in shown and "sleep 0.5; echo agent1" in shown  # the transcript is intact
         assert len(screen.model.steps) >= left_at + 2  # and it kept following while away
+        # the run's row in past runs opens the live screen too, not a replay of its file
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceDialog), "the leave dialog")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, TaskBrowser), "the task browser again")
+        app.screen.open_replay(c.run_dir)
+        await until(pilot, lambda: app.screen is screen, "the live screen from its run's row")
         c.stop()
         await until(pilot, lambda: c.done, "stop")
         await pilot.press("escape")  # an ended episode's screen is left without a question, and let go

@@ -162,13 +162,16 @@ class MLGymApp(App):
             self.load_settings()
             if self.default_engine in ENGINES:
                 request = replace(request, engine=self.default_engine)
-        screen = EpisodeScreen(starter=make_starter(request, runs_dir, **self.episode_options),
-                               ask_note=request.baseline_session)
-        self.install_screen(screen, name=f"episode-{id(screen)}")
-        self.episodes.append(screen)
-        self.push_screen(screen)
+        self.push_screen(EpisodeScreen(starter=make_starter(request, runs_dir, **self.episode_options),
+                                       ask_note=request.baseline_session))
 
     # ---------------------------------------------------------------- live episodes
+
+    def keep_episode(self, screen: Screen) -> None:
+        """A live episode's screen (a fork's too) registers here as it mounts: installed, leaving it keeps it."""
+        if screen not in self.episodes:
+            self.install_screen(screen, name=f"episode-{id(screen)}")
+            self.episodes.append(screen)
 
     def running_episodes(self) -> list[Screen]:
         return [s for s in self.episodes if s.running]

@@ -76,6 +76,8 @@ class EpisodeScreen(Screen):
         self.set_interval(FLUSH_S, self.flush, name="episode-flush")
         if not getattr(self.app, "deterministic", False):
             self.set_interval(1.0, self.body.metrics.refresh_figures, name="episode-clock")
+        if self.controller is not None or self.starter is not None:
+            self.app.keep_episode(self)  # a live episode: leaving its screen keeps it running
         if self.controller is not None:
             self.attach(self.controller)
         elif self.starter is not None:
@@ -415,7 +417,7 @@ class EpisodeScreen(Screen):
     def action_back(self) -> None:
         if self.maximized is not None:
             self.minimize()
-        elif isinstance(self.focused, (Input, TextArea)):
+        elif self.running and isinstance(self.focused, (Input, TextArea)):
             self.body.transcript.focus()  # Escape first leaves the text box; the next one leaves the screen
         elif len(self.app.screen_stack) <= 2:
             return
