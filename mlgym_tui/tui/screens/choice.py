@@ -16,8 +16,8 @@ class ChoiceDialog(ModalScreen[str | None]):
     DEFAULT_CSS = """
     ChoiceDialog { align: center middle; }
     #choice-box { width: 76; height: auto; border: thick $warning; background: $surface; padding: 1 2; }
-    #choice-question { text-style: bold; }
-    #choice-detail { color: $text-muted; margin-bottom: 1; }
+    #choice-question { text-style: bold; width: 100%; }
+    #choice-detail { color: $text-muted; margin-bottom: 1; width: 100%; }
     #choice-box Button { width: 100%; margin-top: 1; }
     """
 

@@ -94,8 +94,8 @@ class EpisodeScreen(Screen):
         self.starting = False
         self._unsubscribe = controller.subscribe(self.receive_event)
         self.sync_from_controller()
-        if controller.wall_time_s:
-            self.set_interval(0.5, self.show_time_left, name="episode-deadline")
+        # cheap when untimed (nothing changes), and a limit set while running (`l wall_time_s=N`) shows at once
+        self.set_interval(0.5, self.show_time_left, name="episode-deadline")
 
     @property
     def running(self) -> bool:
@@ -160,7 +160,8 @@ class EpisodeScreen(Screen):
             m.pending = None
         self.update_status()
         self.body.pending.show(self.model.pending)
-        decision = (state.pending.step, state.pending.action) if state.awaiting == "approval" and state.pending else None
+        awaited = state.pending if state.awaiting == "approval" else None
+        decision = (awaited.step, awaited.action) if awaited is not None else None
         if decision is not None and decision != self._decision:
             self.focus_decision()
         self._decision = decision
@@ -313,8 +314,8 @@ class EpisodeScreen(Screen):
 
     def action_limit(self) -> None:
         if self._live():
-            self.app.push_screen(PromptScreen("Set a limit: max_steps=N or cost_limit=X", "max_steps=100"),
-                                 self._do_limit)
+            self.app.push_screen(PromptScreen("Set a limit: max_steps=N, cost_limit=X or wall_time_s=SECONDS",
+                                              "max_steps=100"), self._do_limit)
 
     def _do_limit(self, text: str | None) -> None:
         if not text or "=" not in text:
@@ -437,24 +438,10 @@ class EpisodeScreen(Screen):
     def ended(self) -> None:
         """The episode is over: a human-baseline session asks for a note (kept with who and the time limit)."""
         self.query_one(StatusBar).time_left = ""
-        if not self.ask_note or self.controller is None or self.controller.run_dir is None:
-            return
-        from mlgym_tui.tui.screens.end_note import EndNoteDialog
+        if self.ask_note and self.controller is not None and self.controller.run_dir is not None:
+            from mlgym_tui.tui.screens.end_note import ask_for_note
 
-        c = self.controller
-        self.app.push_screen(EndNoteDialog(c.exit_status or "ended", c.info.who), self._save_note)
-
-    def _save_note(self, note: str | None) -> None:
-        from mlgym_tui.trajectory.human_note import HumanNote, write_human_note
-
-        c = self.controller
-        record = HumanNote(who=c.info.who, note=note or "", time_limit_s=c.wall_time_s)
-
-        def write() -> None:
-            path = write_human_note(c.run_dir, record)
-            self.app.call_from_thread(self.notify, f"saved {path.name}: played by {record.who or '?'}", timeout=4)
-
-        self.run_worker(write, name="human-note", thread=True)
+            ask_for_note(self, self.controller)
 
 
 STOP_CHOICES = [("submit", "Submit the last valid submission, then end"), ("end", "End without a score"),
@@ -463,7 +450,7 @@ LEAVE_CHOICES = [("leave", "Leave (the episode keeps running)"), ("stay", "Stay"
 
 
 def submission_note(c: Controller) -> str:
-    """What "submit the last valid submission" would score."""
-    if not c.scores:
-        return "Nothing has been validated yet: either way the episode ends without a score."
-    return f"Last validation: {', '.join(f'{k} {v:g}' for k, v in c.scores[-1].items())}."
+    """What each answer does: the auto-submission scores the submission's files as they are now (MLGym's rule)."""
+    last = (f"last validation: {', '.join(f'{k} {v:g}' for k, v in c.scores[-1].items())}" if c.scores
+            else "nothing validated yet")
+    return f"Submitting scores the submission as it is now ({last}); ending leaves the run unscored."
