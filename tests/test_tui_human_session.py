@@ -4,6 +4,7 @@ read back, the replay showing it, the status bar's clock and the warning point."
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from replay_helpers import write_run
@@ -63,3 +64,40 @@ async def test_replay_shows_who_played_and_the_note(tmp_path):
         await pilot.pause(0.1)
         line = app.screen.query_one("#status-bar").detail
         assert "HUMAN baseline by ada, limit 2h00m00s" in line and "note: tried ε-greedy" in line
+
+
+async def test_quitting_a_session_asks_for_the_note_before_the_app_goes(tmp_path):
+    import time
+
+    from episode_helpers import runtime
+
+    from mlgym_tui.tui.app import MLGymApp
+    from mlgym_tui.tui.episode_request import EpisodeRequest
+    from mlgym_tui.tui.screens.choice import ChoiceDialog
+    from mlgym_tui.tui.screens.end_note import EndNoteDialog
+    from mlgym_tui.tui.screens.episode import EpisodeScreen
+
+    async def until(pilot, predicate, what: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            await pilot.pause(0.05)
+
+    request = EpisodeRequest.human("battleOfSexes", engine="local", wall_time_s=3600.0, who="ada")
+    app = MLGymApp(request=request, deterministic=True, runs_dir=tmp_path / "runs",
+                   episode_options={"runtime": runtime()})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, EpisodeScreen) and app.screen.controller is not None
+                    and app.screen.controller.awaiting == "human", "the session")
+        screen = app.screen
+        await until(pilot, lambda: "left" in str(screen.query_one("#status-bar").render()), "the time left")
+        assert re.search(r"⏱ (1:00:00|59:[0-5]\d) left", str(screen.query_one("#status-bar").render()))
+        run_dir = screen.controller.run_dir
+        screen.query_one("#transcript").focus()
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceDialog), "the quit dialog")
+        app.screen.query_one("#choice-end").press()
+        await until(pilot, lambda: isinstance(app.screen, EndNoteDialog), "the note dialog")
+        await pilot.press(*"out of time", "enter")
+        await until(pilot, lambda: not app.is_running, "the app to quit")
+    assert read_human_note(run_dir) == HumanNote("ada", "out of time", 3600.0)

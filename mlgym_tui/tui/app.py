@@ -254,10 +254,19 @@ class MLGymApp(App):
 
     async def _quit_when_ended(self, screens: list[Screen]) -> None:
         import asyncio
+        import contextlib
+
+        from mlgym_tui.tui.screens.end_note import EndNoteDialog
 
         waits = [asyncio.ensure_future(s.controller.wait()) for s in screens]
         if waits:
             await asyncio.wait(waits, timeout=QUIT_WAIT_S)
+        await asyncio.sleep(0.2)  # the screens see the end (their flush) and a human session asks for its note
+        while any(isinstance(screen, EndNoteDialog) for screen in self.screen_stack):
+            await asyncio.sleep(0.1)
+        for worker in [w for w in self.workers if w.name == "human-note"]:
+            with contextlib.suppress(Exception):  # a failed write has told the person already
+                await worker.wait()  # human.json is on disk before the app goes
         self.exit()
 
     def action_pick_theme(self) -> None:
