@@ -1,0 +1,41 @@
+"""A real multi-node Ray cluster on this one machine, for the cluster tests (import the fixtures you use).
+
+Every node is a real raylet with its own resources; all of them reach this machine's Docker and Podman, as the
+nodes of a real cluster reach their own. Starting one costs ~10-20 s, so `ray_cluster` is shared by a session;
+a test that kills a node adds its own (`cluster.add_node`) and removes it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from mlgym_tui.batch.ray_support import CONTAINER_RESOURCE, RayUnavailable, import_ray
+
+
+def _ray():
+    try:
+        return import_ray()
+    except RayUnavailable as exc:
+        if os.environ.get("MLGYM_REQUIRE_ENGINES") == "1":  # CI installs every extra: a missing Ray is a failure
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A head and one worker node, each declaring 2 mlgym_containers and 1 CPU; this process is connected."""
+    ray = _ray()
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 1, "resources": {CONTAINER_RESOURCE: 2}, "include_dashboard": False})
+    cluster.add_node(num_cpus=1, resources={CONTAINER_RESOURCE: 2})
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, log_to_driver=False, logging_level="WARNING")
+    try:
+        yield cluster
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
