@@ -158,7 +158,15 @@ class ApiEngine(Engine):
         return ApiContainer(self, container)
 
     def _labelled(self) -> list:
-        return self.client.containers.list(all=True, filters={"label": LABEL})
+        # The SDK lists, then inspects each container: one removed in between (an evaluation container, another
+        # process's clean-up) fails the whole listing with "no such container"; list again.
+        for attempt in range(5):
+            try:
+                return self.client.containers.list(all=True, filters={"label": LABEL})
+            except (docker.errors.NotFound, docker.errors.APIError) as exc:
+                if attempt == 4 or "no such container" not in str(exc).lower():
+                    raise
+        return []
 
     def leftovers(self) -> list[str]:
         return [c.name for c in self._labelled() if not _owner_alive(c.labels)]
