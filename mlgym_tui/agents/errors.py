@@ -21,3 +21,8 @@ class ContextWindowExceeded(PolicyError):
 
 class ModelAPIError(PolicyError):
     """The model API refused the request or kept failing after retries (exit_api)."""
+
+
+class ModelConfigError(ModelAPIError):
+    """The model cannot be used as configured: no key, a key refused, a model the provider or litellm does not
+    know (exit_config). The agent never had its say, so the episode ends without scoring anything for it."""

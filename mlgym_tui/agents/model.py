@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mlgym_tui.agents.errors import ContextWindowExceeded, ModelAPIError
+from mlgym_tui.agents.errors import ContextWindowExceeded, ModelAPIError, ModelConfigError
 from mlgym_tui.config.agent import ModelSettings
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def _module(future: concurrent.futures.Future) -> Any:
     try:
         return future.result()
     except ImportError as exc:
-        raise ModelAPIError(f"the model library (litellm) cannot be imported: {exc}") from None
+        raise ModelConfigError(f"the model library (litellm) cannot be imported: {exc}; run `uv sync`") from None
 
 
 async def load_litellm(on_loading: OnLoading | None = None) -> Any:
@@ -136,6 +136,27 @@ def _one_line(exc: BaseException, secret: str | None) -> str:
 def _status(exc: BaseException) -> int | None:
     status = getattr(exc, "status_code", None)
     return status if isinstance(status, int) else None
+
+
+_UNROUTABLE = "llm provider not provided"
+
+
+def config_problem(litellm: Any, exc: BaseException, detail: str, model: str) -> str | None:
+    """What to fix when a refused request is about configuration, not about this one request: a key refused
+    (401, 403), a model or endpoint not found (404), a model litellm cannot route, or a bad request that names
+    the model. None for anything else (a bad parameter value, an exhausted quota are the request's own)."""
+    status = _status(exc)
+    if status in (401, 403) or isinstance(exc, (litellm.AuthenticationError, litellm.PermissionDeniedError)):
+        return "the API key was refused"
+    if status == 404 or isinstance(exc, litellm.NotFoundError):
+        return "the model or its endpoint was not found; check model.name and model.api_base"
+    text = detail.lower()
+    if _UNROUTABLE in text:
+        return "litellm does not know its provider; write it as provider/model (e.g. openai/gpt-4o)"
+    served = model.rsplit("/", 1)[-1].lower()
+    if (status == 400 or isinstance(exc, litellm.BadRequestError)) and "model" in text and served in text:
+        return "the provider refused this model; check model.name"
+    return None
 
 
 def _retry_after(exc: BaseException) -> float | None:
@@ -210,7 +231,7 @@ class LiteLLMModel:
             return None
         key = os.environ.get(env)
         if not key:
-            raise ModelAPIError(
+            raise ModelConfigError(
                 f"model.api_key_env names {env}, but that environment variable is not set; export {env}=<your key>"
             )
         return key
@@ -280,7 +301,11 @@ class LiteLLMModel:
                     if status in (401, 403) and s.api_key_env:
                         hint = f"; check the key in ${s.api_key_env}"
                     code = f" ({status})" if status else ""
-                    raise ModelAPIError(f"{s.name}: {type(exc).__name__}{code}: {detail}{hint}") from None
+                    message = f"{s.name}: {type(exc).__name__}{code}: {detail}{hint}"
+                    problem = config_problem(litellm, exc, detail, s.name)
+                    if problem is not None:
+                        raise ModelConfigError(f"{message} ({problem})") from None
+                    raise ModelAPIError(message) from None
                 attempt += 1
                 if attempt > s.max_retries:
                     raise ModelAPIError(

@@ -47,6 +47,9 @@ class ExitStatus(enum.StrEnum):
     EXIT_CONTEXT = "exit_context"
     EXIT_FORMAT = "exit_format"
     EXIT_API = "exit_api"
+    # Ours, not MLGym's: the model was not usable as configured (a key missing or refused, a model unknown), so
+    # the episode ended without an autosubmission and nothing in it is the agent's to score.
+    EXIT_CONFIG = "exit_config"
 
     @staticmethod
     def autosubmission(reason: "ExitStatus | str") -> str:
