@@ -59,10 +59,14 @@ def aggregate(
     """Aggregate runs. `models` picks the compared methods (labels); by default every model found. The baseline
     is compared as one more method, as MLGym's tables always do, unless `include_baseline` is False.
     `directions` maps task_id -> (metric, "maximize"|"minimize") for tasks outside MLGym's table (it also
-    overrides the table)."""
-    problems = [Problem(r.path, r.problem) for r in runs if r.problem]
-    problems += [Problem(r.path, r.warning, counted=True) for r in runs if r.warning and not r.problem]
-    usable = [r for r in runs if not r.problem]
+    overrides the table).
+
+    Runs that are not the agent's (`RunSummary.failure`: a configuration or infrastructure failure) are counted
+    apart, in `ModelStats.apart`: never scored, and in none of the other counts."""
+    agents = [r for r in runs if not r.failure]
+    problems = [Problem(r.path, r.problem) for r in agents if r.problem]
+    problems += [Problem(r.path, r.warning, counted=True) for r in agents if r.warning and not r.problem]
+    usable = [r for r in agents if not r.problem]
     task_dirs = _task_directions(usable, directions)
 
     scored: list[RunSummary] = []
@@ -144,6 +148,9 @@ def aggregate(
         if not run.model:
             continue
         s = stats.setdefault(run.model, ModelStats())
+        if run.failure:
+            s.apart[run.failure] = s.apart.get(run.failure, 0) + 1
+            continue
         s.runs += 1
         status = run.exit_status or ("running" if not run.finished else "unreadable")
         s.exit_statuses[status] = s.exit_statuses.get(status, 0) + 1

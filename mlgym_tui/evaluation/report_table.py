@@ -9,10 +9,14 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from mlgym_tui.evaluation.failure_kinds import CONFIGURATION, INFRASTRUCTURE, INTERRUPTED
 from mlgym_tui.evaluation.results_table import BASELINE, Entry, ResultsTable, trust_mark
 from mlgym_tui.evaluation.timeline import RunTimeline
 
 TRUST_STYLE = "yellow"
+# The runs table's columns of runs counted apart (evaluation/failure_kinds.py), one per kind that occurs; those
+# runs are in none of its other columns. Short headers: the table must fit 80 columns.
+APART_COLUMNS = {CONFIGURATION: "config", INFRASTRUCTURE: "infra", INTERRUPTED: "stopped"}
 
 
 def _fmt(entry: Entry) -> Text:
@@ -57,14 +61,18 @@ def stats_table(table: ResultsTable) -> Table:
     grid = Table(title="Runs")
     # Only runs recorded with a trust label have one; without any the column would be all "-".
     with_trust = any(s.trust for s in table.model_stats.values())
-    names = ("model", "runs", "exit statuses", "cost", "steps/run", "wall/run") + (("trust",) if with_trust else ())
+    apart = [kind for kind in APART_COLUMNS if any(s.apart.get(kind) for s in table.model_stats.values())]
+    names = (("model", "runs", "exit statuses", "cost", "steps/run", "wall/run") + (("trust",) if with_trust else ())
+             + tuple(APART_COLUMNS[kind] for kind in apart))
     for name in names:
         grid.add_column(name, justify="left" if name in ("model", "exit statuses", "trust") else "right")
     for model, s in table.model_stats.items():
         statuses = ", ".join(f"{k} {v}" for k, v in sorted(s.exit_statuses.items(), key=lambda kv: -kv[1]))
         per = max(s.runs, 1)
         row = [model, str(s.runs), statuses, f"{s.cost:.2f}", f"{s.steps / per:.1f}", f"{s.wall_time / per:.0f}s"]
-        grid.add_row(*row, *((s.trust_counts(),) if with_trust else ()))
+        grid.add_row(*row, *((s.trust_counts(),) if with_trust else ()), *(str(s.apart.get(kind, 0)) for kind in apart))
+    if apart:
+        grid.caption = f"{', '.join(APART_COLUMNS[kind] for kind in apart)}: runs not the agent's, in no other column"
     return grid
 
 
@@ -103,6 +111,15 @@ def print_report(table: ResultsTable, console: Console | None = None,
             console.print(Text(f"{len(problems)} {title}:", style="bold yellow"))
             for problem in problems:
                 console.print(Text(f"  {problem}"), soft_wrap=True)
+    if apart := table.not_the_agents:
+        counts: dict[str, int] = {}
+        for run in apart:
+            counts[run.failure] = counts.get(run.failure, 0) + 1
+        per_kind = ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items()))
+        console.print(Text(f"{len(apart)} run(s) not the agent's ({per_kind}): never scored, not in the runs "
+                           "counts; rerun them", style="bold yellow"))
+        for run in apart:
+            console.print(Text(f"  {run.path}: {run.failure}: {run.failure_reason}"), soft_wrap=True)
     if table.notes:
         console.print(Text(f"{len(table.notes)} scored run(s) not isolated from the agent's code:",
                            style="bold yellow"))

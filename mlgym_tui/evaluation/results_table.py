@@ -67,10 +67,16 @@ class ModelStats:
     steps: int = 0
     wall_time: float = 0.0
     trust: dict[str, int] = field(default_factory=dict)  # runs per trust label; runs without one are not counted
+    # Runs that are not the agent's (failure_kinds.py), per kind; they are in none of the counts above.
+    apart: dict[str, int] = field(default_factory=dict)
 
     def trust_counts(self) -> str:
         """Runs per label, most first (e.g. `isolated 3, in-process 1`); `-` when no run recorded one."""
         return ", ".join(f"{k} {v}" for k, v in sorted(self.trust.items(), key=lambda kv: (-kv[1], kv[0]))) or "-"
+
+    def apart_counts(self) -> str:
+        """Runs counted apart per kind (e.g. `configuration 2, infrastructure 1`); `-` when none."""
+        return ", ".join(f"{k} {v}" for k, v in sorted(self.apart.items())) or "-"
 
 
 @dataclass
@@ -93,6 +99,11 @@ class ResultsTable:
         labels = sorted({e.trust for c in self.cells.values() for e in (c.best, c.last) if trust_mark(e.trust)})
         return [f"{trust_mark(label)} {label}: {TRUST_MEANINGS.get(label, 'a trust label this version does not know')}"
                 for label in labels]
+
+    @property
+    def not_the_agents(self) -> list[RunSummary]:
+        """Runs that ended for a configuration or infrastructure reason (or a stopped batch): never scored."""
+        return [r for r in self.runs if r.failure]
 
     def cell(self, task_id: str, model: str) -> Cell | None:
         return self.cells.get((task_id, model))
@@ -131,7 +142,8 @@ class ResultsTable:
                       "agent": r.agent, "exit_status": r.exit_status, "cost": r.cost, "steps": r.steps,
                       "wall_time": r.wall_time, "finished": r.finished, "problem": problem_by_path.get(r.path),
                       "warning": warning_by_path.get(r.path),
-                      "trust": r.trust or None, "trust_reason": r.trust_reason or None} for r in self.runs],
+                      "trust": r.trust or None, "trust_reason": r.trust_reason or None,
+                      "failure": r.failure, "failure_reason": r.failure_reason or None} for r in self.runs],
             "problems": [{"path": str(p.path), "message": p.message, "counted": p.counted} for p in self.problems],
             "notes": [{"path": str(p.path), "message": p.message} for p in self.notes],
             "budget": self.budget or None,

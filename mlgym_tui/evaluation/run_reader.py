@@ -1,8 +1,9 @@
 """Read one run directory into a RunSummary, touching as little as possible.
 
 A results listing opens hundreds of runs, so nothing is parsed in full when a part will do:
-the first and last line of events.jsonl, results.json (small), and from the .traj only its trailing
-"info" object plus a byte scan for the steps' execution times. Any defect becomes the run's one-line
+the first and last line of events.jsonl (and its last 64 KiB when the run did not end with a submission, for the
+fatal errors that tell a configuration or infrastructure failure), results.json (small), and from the .traj only
+its trailing "info" object plus a byte scan for the steps' execution times. Any defect becomes the run's one-line
 `problem`; nothing here raises for bad files.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 
 from mlgym_tui.config.directions import primary_from_declared
 from mlgym_tui.evaluation.discovery import FoundRun, model_label
+from mlgym_tui.evaluation.failure_kinds import read_failure
 from mlgym_tui.evaluation.results_table import BASELINE
 from mlgym_tui.evaluation.run_summary import RunSummary
 
@@ -197,6 +199,8 @@ def _read_ours(found: FoundRun) -> RunSummary:
         ended = {}
     else:
         run.exit_status = ended.get("exit_status") or None
+    if failure := read_failure(found.path, run.exit_status if ended else None):
+        run.failure, run.failure_reason = failure.kind, failure.reason
     run.cost = _cost(ended.get("model_stats"))
     if isinstance(started.get("t"), (int, float)) and isinstance(ended.get("t"), (int, float)):
         run.wall_time = float(ended["t"]) - float(started["t"])

@@ -35,6 +35,10 @@ class RunSummary:
     warning: str | None = None  # one line; the run still counts (as in MLGym, which reads results.json only)
     trust: str = ""  # results.json "trust"; "" when not recorded (older runs, MLGym's): unknown, never guessed
     trust_reason: str = ""
+    # Not the agent's run (failure_kinds.py): "configuration", "infrastructure" or "interrupted"; counted apart,
+    # never scored. None: the agent's, however it ended.
+    failure: str | None = None
+    failure_reason: str = ""
 
     def less_trusted(self) -> bool:
         """Scores the agent's code could have influenced: any recorded label but isolated."""
