@@ -15,7 +15,13 @@ import yaml
 from agents_helpers import scripted_config
 from conftest import get_engine
 
-from mlgym_tui.batch.preflight import PreflightError, check_batch, check_engine_and_images, model_problems
+from mlgym_tui.batch.preflight import (
+    PreflightError,
+    check_batch,
+    check_before_start,
+    check_engine_and_images,
+    model_problems,
+)
 from mlgym_tui.config.agent import AgentConfig
 from mlgym_tui.config.runtime import RuntimeConfig
 from mlgym_tui.episode.session import resolve_task
@@ -86,6 +92,19 @@ def test_an_unreachable_engine_is_one_line_beside_the_other_problems(monkeypatch
     assert engine.startswith(f"docker is not reachable (no socket at {socket}") and "\n" not in engine
     # The same check a cluster node runs, given the engine's name.
     assert check_engine_and_images("docker", [resolve_task("battleOfSexes")], runtime) == [engine]
+
+
+async def test_check_before_start_lists_both_sides_and_returns_the_engine(monkeypatch, tmp_path):
+    for var in ("MLGYM_DOCKER_HOST", "DOCKER_HOST", UNSET):
+        monkeypatch.delenv(var, raising=False)
+    task = resolve_task("battleOfSexes")
+    with pytest.raises(PreflightError) as caught:
+        await check_before_start([task], llm_agent(api_key_env=UNSET), "docker",
+                                 RuntimeConfig(docker_host=f"unix://{tmp_path}/none.sock"))
+    assert [p.split(" ", 1)[0] for p in caught.value.problems] == ["model", "docker"]
+    monkeypatch.undo()
+    engine = await check_before_start([task], llm_agent(), "podman", RuntimeConfig())
+    assert engine.name == "podman" and engine.image_exists(RuntimeConfig().image)
 
 
 def test_a_local_server_needs_no_key_and_litellm_keys_are_checked_without_api_key_env(monkeypatch):

@@ -37,15 +37,22 @@ def check_batch(tasks: Iterable[Any], agent: Any, engine_name: str, runtime: Any
 
 
 async def check_before_start(tasks: Iterable[Any], agent: Any, engine_name: str, runtime: Any) -> Any:
-    """`check_batch` off the event loop; returns the engine it connected to, for the episodes to use."""
+    """`check_batch` off the event loop, the model and the engine checked side by side (litellm's import takes
+    as long as a container start); returns the engine it connected to, for the episodes to use."""
     from mlgym_tui.runtime.detect import connect
-    from mlgym_tui.runtime.errors import EngineUnavailable
 
-    try:
-        engine = await asyncio.to_thread(connect, engine_name, runtime)
-    except EngineUnavailable:
-        engine = None  # check_batch tries again and reports it beside the other problems
-    await asyncio.to_thread(check_batch, tasks, agent, engine_name, runtime, engine)
+    tasks = list(tasks)
+
+    async def engine_side() -> tuple[Any, list[str]]:
+        try:
+            engine = await asyncio.to_thread(connect, engine_name, runtime)
+        except RuntimeProblem:  # said again, beside the tasks' own problems, by checking with the name
+            return None, await asyncio.to_thread(check_engine_and_images, engine_name, tasks, runtime)
+        return engine, await asyncio.to_thread(check_engine_and_images, engine, tasks, runtime)
+
+    model, (engine, engine_problems) = await asyncio.gather(asyncio.to_thread(model_problems, agent), engine_side())
+    if model or engine_problems:
+        raise PreflightError(model + engine_problems)
     return engine
 
 
