@@ -73,9 +73,11 @@ async def run_single_cli(args, task: str, parent: str | None = None, fork_step: 
     """Parse-level errors become one-line messages and exit code 2."""
     from rich.console import Console
 
+    from mlgym_tui.batch.preflight import PreflightError, check_before_start
     from mlgym_tui.config.agent import AgentConfigError
     from mlgym_tui.config.settings import ConfigError, get_settings, runs_dir as settings_runs_dir
     from mlgym_tui.episode.controller import ControllerError
+    from mlgym_tui.episode.session import resolve_agent, resolve_task
     from mlgym_tui.runtime.errors import RuntimeProblem
     from mlgym_tui.trajectory import TrajectoryError
 
@@ -85,12 +87,19 @@ async def run_single_cli(args, task: str, parent: str | None = None, fork_step: 
         runtime = with_gpus(settings.runtime, args.gpus)
         engine = args.engine or runtime.engine
         runs_dir = settings_runs_dir(args.runs_dir)
+        # A missing key, an unroutable model, an engine or image missing: said now, before any container starts.
+        agent = resolve_agent(args.agent, args.model, args.api_base, args.max_steps, args.cost_limit)
+        connected = await check_before_start([resolve_task(task)], agent, engine, runtime)
         cleanup = start_orphan_cleanup(runtime, console)
         controller = await run_single(
             task, args.agent, engine_name=engine, mode=args.mode, runs_dir=runs_dir, model=args.model,
             api_base=args.api_base, max_steps=args.max_steps, cost_limit=args.cost_limit, runtime=runtime,
-            parent=parent, fork_step=fork_step, console=console, quiet=args.quiet,
+            parent=parent, fork_step=fork_step, console=console, quiet=args.quiet, engine=connected,
         )
+    except PreflightError as exc:
+        for problem in exc.problems:
+            fail(problem)
+        return 2
     except (AgentConfigError, ConfigError, ControllerError, TrajectoryError) as exc:
         return fail(str(exc), 2)
     except RuntimeProblem as exc:
