@@ -8,6 +8,12 @@
 `mlgym-tui results` finds the run directories inside the slots (discovery recognises a directory holding
 events.jsonl at any depth). A slot is finished when one of its run directories recorded an EpisodeEnded and the
 batch did not stop that episode itself (it leaves `batch-interrupted` in the run directory before stopping one).
+
+An episode that ended for an infrastructure reason (its cluster node was lost mid-episode) keeps its partial run
+directory, labelled with `infra-interrupted` (one line: "<kind>: <detail>", e.g. "node lost: ..."), and the slot
+runs again in a new run directory beside it. Such a run directory is never the slot's finished run, and a resume
+keeps it (it is evidence of what happened, not a leftover to redo); only --redo deletes it with the rest of the slot.
+Its scores, if any, are not the agent's: readers should skip run directories that hold the marker.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from mlgym_tui.trajectory.run_dir import sanitise_name_part
 
 EVENTS_FILE = "events.jsonl"
 INTERRUPTED_MARKER = "batch-interrupted"
+INFRA_MARKER = "infra-interrupted"
 _TAIL_BYTES = 65536
 
 
@@ -61,6 +68,7 @@ class SlotState:
     finished_run: Path | None = None  # the run directory that completed this slot
     exit_status: str | None = None
     unfinished: list[Path] = field(default_factory=list)  # run directories to clear before redoing the slot
+    infra: list[Path] = field(default_factory=list)  # partial runs ended by the infrastructure: kept, never finished
 
     @property
     def finished(self) -> bool:
@@ -72,6 +80,9 @@ def inspect_slot(slot: Path) -> SlotState:
     if not slot.is_dir():
         return state
     for child in sorted(p for p in slot.iterdir() if p.is_dir()):
+        if (child / INFRA_MARKER).exists():
+            state.infra.append(child)
+            continue
         ended = episode_ended(child)
         if ended is not None and not (child / INTERRUPTED_MARKER).exists() and state.finished_run is None:
             state.finished_run = child
@@ -98,3 +109,20 @@ def mark_interrupted(run_dir: Path, reason: str) -> None:
         (Path(run_dir) / INTERRUPTED_MARKER).write_text(reason + "\n")
     except OSError:
         pass  # the run directory is gone: nothing to mark
+
+
+def mark_infra(run_dir: Path, kind: str, detail: str = "") -> None:
+    """Label a partial run that the infrastructure ended (kind: "node lost", "worker lost", ...)."""
+    text = f"{kind}: {detail}" if detail else kind
+    try:
+        (Path(run_dir) / INFRA_MARKER).write_text(" ".join(text.split()) + "\n")
+    except OSError:
+        pass  # the run directory is gone: nothing to label
+
+
+def infra_reason(run_dir: Path) -> str | None:
+    """What `mark_infra` wrote, or None for a run the infrastructure did not end."""
+    try:
+        return (Path(run_dir) / INFRA_MARKER).read_text().strip()
+    except OSError:
+        return None

@@ -1,8 +1,13 @@
-"""Run every task K times, P episodes at once, each in its own container, on one shared engine connection.
+"""Run every task K times, P episodes at once, each in its own container.
+
+Where the episodes run is the executor's business: `local` (local_executor.py: this process, one shared engine
+connection) or `ray` (ray_executor.py: one Ray task per episode on a cluster node; --parallel caps the whole
+cluster). Either way the driver writes the same batch layout (layout.py) and shows the same table (progress.py).
 
 Ctrl-C / SIGTERM: no new episode starts; running ones are marked (layout.INTERRUPTED_MARKER) and stopped at
 their next step boundary, so their files are complete and a later re-run redoes them. A second signal cancels
-them outright. Finished runs are never touched.
+them outright (on a cluster: the Ray tasks are cancelled and their containers removed). Finished runs are never
+touched.
 """
 
 from __future__ import annotations
@@ -14,17 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlgym_tui.batch.layout import (
-    INTERRUPTED_MARKER,
-    batch_dir_name,
-    clear_slot,
-    inspect_slot,
-    mark_interrupted,
-    slot_name,
-)
-from mlgym_tui.batch.progress import BatchDisplay, SlotProgress, best_text
+from mlgym_tui.batch.layout import batch_dir_name, clear_slot, infra_reason, inspect_slot, slot_name
+from mlgym_tui.batch.local_executor import INTERRUPTED, LocalExecutor
+from mlgym_tui.batch.progress import BatchDisplay, SlotProgress
 
-INTERRUPTED = "interrupted"
+EXECUTORS = ("local", "ray")
+INFRA = "infra"  # the status prefix of a run the infrastructure ended (node lost, engine down, image missing)
 
 
 class BatchError(ValueError):
@@ -37,11 +37,14 @@ class BatchOutcome:
     slots: list[SlotProgress]
     interrupted: bool = False
     counts: dict[str, int] = field(default_factory=dict)
+    # Every infrastructure incident of the batch, kind -> how many, including those whose episode was rerun and
+    # then finished (the end counts say how each slot ended; this says what the cluster did on the way).
+    infra: dict[str, int] = field(default_factory=dict)
 
     @property
     def all_finished(self) -> bool:
         return not self.interrupted and all(s.status not in (INTERRUPTED, "not started", "waiting")
-                                            and not s.status.startswith("failed") for s in self.slots)
+                                            and not s.status.startswith(("failed", INFRA)) for s in self.slots)
 
     @property
     def exit_code(self) -> int:
@@ -70,6 +73,9 @@ class BatchRunner:
         console: Any = None,
         live: bool | None = None,
         quiet: bool = False,
+        executor: str = "local",
+        ray_address: str = "auto",
+        retries: int = 2,
     ) -> None:
         from rich.console import Console
 
@@ -77,6 +83,10 @@ class BatchRunner:
             raise BatchError(f"--runs must be at least 1, got {runs}")
         if parallel < 1:
             raise BatchError(f"--parallel must be at least 1, got {parallel}")
+        if executor not in EXECUTORS:
+            raise BatchError(f"unknown executor {executor!r}; use --executor local or --executor ray")
+        if retries < 0:
+            raise BatchError(f"--retries must be at least 0, got {retries}")
         if not tasks:
             raise BatchError("no tasks given; pass --tasks A,B,... (ids from `mlgym-tui tasks`, or 'all')")
         if agent.policy == "human":
@@ -94,10 +104,19 @@ class BatchRunner:
         self.live = (self.console.is_terminal and not quiet) if live is None else live
         self.batch_dir = Path(runs_dir) / batch_dir_name(agent.model_name, agent.name or agent.policy)
         self.stopping = False
-        self._active: set[Any] = set()
         self._workers: list[asyncio.Task] = []
         self.slots: list[SlotProgress] = []
         self.display: BatchDisplay | None = None
+        self.infra: dict[str, int] = {}
+        if executor == "ray":
+            from mlgym_tui.batch.ray_executor import RayExecutor
+
+            self.executor: Any = RayExecutor(self, address=ray_address, retries=retries)
+        else:
+            self.executor = LocalExecutor(self)
+
+    def count_infra(self, kind: str) -> None:
+        self.infra[kind] = self.infra.get(kind, 0) + 1
 
     # -- signals ---------------------------------------------------------------------------------------------
     def request_stop(self, reason: str = "stop requested") -> None:
@@ -108,11 +127,9 @@ class BatchRunner:
                 worker.cancel()
             return
         self.stopping = True
-        self._note(f"{reason}: stopping {len(self._active)} running episode(s); finished runs are kept "
+        self._note(f"{reason}: stopping {self.executor.active} running episode(s); finished runs are kept "
                    "(signal again to cancel at once)")
-        for controller in list(self._active):
-            mark_interrupted(controller.run_dir, reason)
-            controller.stop()
+        self.executor.stop(reason)
 
     def _note(self, text: str) -> None:
         if self.display is not None:
@@ -145,6 +162,8 @@ class BatchRunner:
                 todo.append((task, progress, slot))
                 continue
             state = inspect_slot(slot)
+            for path in state.infra:
+                self._note(f"kept {path}: its episode was ended by the infrastructure ({infra_reason(path)})")
             for path in state.unfinished:
                 shutil.rmtree(path, ignore_errors=True)
                 self._note(f"deleted unfinished run {path} (it will be redone)" if not state.finished
@@ -157,6 +176,9 @@ class BatchRunner:
         return todo
 
     async def run(self) -> BatchOutcome:
+        # PREFLIGHT (issue 15): the configuration checks of mlgym_tui/batch/preflight.py (another helper's module)
+        # belong here, before any container starts; call them once when that module lands.
+        await self.executor.open()  # a cluster that cannot run these tasks fails here, before any folder is made
         self.batch_dir.mkdir(parents=True, exist_ok=True)
         self._note(f"batch folder: {self.batch_dir}")
         todo = self._prepare()
@@ -181,58 +203,17 @@ class BatchRunner:
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)
+            await self.executor.close()
         counts: dict[str, int] = {}
         for s in self.slots:
             key = s.status.split(":")[0]
             counts[key] = counts.get(key, 0) + 1
-        return BatchOutcome(self.batch_dir, self.slots, interrupted=self.stopping, counts=counts)
+        return BatchOutcome(self.batch_dir, self.slots, interrupted=self.stopping, counts=counts,
+                            infra=dict(self.infra))
 
     async def _run_slot(self, semaphore: asyncio.Semaphore, task: Any, progress: SlotProgress, slot: Path) -> None:
-        from mlgym_tui.episode.session import start_episode
-
         async with semaphore:
             if self.stopping:
                 progress.status = "not started"
                 return
-            progress.status = "starting"
-            slot.mkdir(parents=True, exist_ok=True)
-            try:
-                controller = await start_episode(task, self.agent, engine_name=getattr(self.engine, "name", "auto"),
-                                                 runs_dir=slot, runtime=self.runtime, engine=self.engine)
-            except Exception as exc:  # a config or engine problem for this one episode: report, go on
-                progress.status = f"failed: {exc}"[:200]
-                self._note(f"[{progress.label}] could not start: {exc}")
-                return
-            if self.stopping:  # the signal came while it was being set up: leave nothing behind
-                controller.recorder.close()
-                shutil.rmtree(controller.run_dir, ignore_errors=True)
-                progress.status = "not started"
-                return
-            progress.run_dir = str(controller.run_dir)
-            progress.max_steps = controller.max_steps
-            progress.controller = controller
-            controller.subscribe(lambda event: self._on_event(progress, controller, event))
-            self._active.add(controller)
-            progress.status = "running"
-            self.display.started(progress)
-            try:
-                await controller.run()
-            finally:
-                self._active.discard(controller)
-                progress.refresh_from(controller)
-                was_stopped = self.stopping and (controller.exit_status in (None, "early_exit"))
-                if was_stopped:
-                    mark_interrupted(controller.run_dir, "batch stopped")
-                else:  # it ended on its own while the stop was on its way: a finished run, keep it as one
-                    (Path(controller.run_dir) / INTERRUPTED_MARKER).unlink(missing_ok=True)
-                progress.status = INTERRUPTED if was_stopped else (controller.exit_status or "exit_error")
-                self.display.ended(progress)
-
-    def _on_event(self, progress: SlotProgress, controller: Any, event: Any) -> None:
-        kind = event.type
-        if kind in ("step", "validation_scored", "model_query_finished", "episode_ended"):
-            progress.step = controller.step
-            progress.cost = controller.cost
-            progress.best = best_text(controller)
-            if kind == "step":
-                self.display.stepped(progress)
+            await self.executor.run_slot(task, progress, slot)
