@@ -10,6 +10,10 @@ from mlgym_tui.commands.common import fail
 def register(subparsers) -> None:
     parser = subparsers.add_parser("doctor", help="check container engines and the task image")
     parser.add_argument("--cleanup", action="store_true", help="remove containers left behind by crashed runs")
+    parser.add_argument("--cluster", action="store_true",
+                        help="check every node of a Ray cluster instead: engines, task image, GPUs, mlgym_containers")
+    parser.add_argument("--ray-address", default="auto", metavar="ADDRESS",
+                        help="the Ray cluster with --cluster (default auto: the one started on this machine)")
     parser.set_defaults(func=run)
 
 
@@ -50,6 +54,8 @@ def run(args) -> int:
     except ConfigError as exc:
         return fail(str(exc))
     config = settings.runtime
+    if args.cluster:
+        return run_cluster(config.image, args.ray_address)
     console = Console()
     usable = False
     statuses = check_engines(config)
@@ -85,4 +91,44 @@ def run(args) -> int:
     if not usable:
         console.print("[red]no usable engine with the task image[/]: follow the fix column above")
         return 1
+    return 0
+
+
+def run_cluster(image: str, address: str) -> int:
+    """One row per alive node; exit 1 when any node cannot run episodes, each problem with its fix."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from mlgym_tui.batch.cluster import cluster_readiness, connect_cluster
+    from mlgym_tui.batch.ray_support import RayUnavailable
+
+    try:
+        connect_cluster(address)
+        nodes = cluster_readiness(image)
+    except RayUnavailable as exc:
+        return fail(str(exc))
+    table = Table(title=f"Ray cluster: {len(nodes)} node(s), task image {image}", title_justify="left")
+    for column in ("node", "engines reachable", "task image", "GPUs", "mlgym_containers free/total"):
+        table.add_column(column, overflow="fold")
+    for ready in nodes:
+        node = ready.node
+        engines = ", ".join(f"{e.name} {e.version}" for e in ready.engines if e.reachable) or "[red]none[/]"
+        images = ", ".join(f"{e.name} {e.image_id[7:19]}" if e.image_present else f"{e.name} [red]missing[/]"
+                           for e in ready.engines if e.reachable) or "-"
+        gpus = f"ray {node.gpus}; " + ", ".join(f"{e.name} {e.gpus.split(':')[0]}" for e in ready.engines if e.reachable)
+        containers = f"{node.containers_free}/{node.containers_total}"
+        if ready.error:
+            engines = images = "[red]no answer[/]"
+        table.add_row(node.label, engines, images, gpus,
+                      containers if node.containers_total else f"[red]{containers}[/]")
+    console = Console()
+    console.print(table)
+    unusable = [ready for ready in nodes if not ready.usable]
+    for ready in unusable:
+        for problem in ready.problems:
+            console.print(f"[yellow]node {ready.node.label}:[/] {problem}", highlight=False, soft_wrap=True)
+    if unusable:
+        console.print(f"[red]{len(unusable)} of {len(nodes)} node(s) cannot run episodes[/]: fix them as said above")
+        return 1
+    console.print(f"[green]all {len(nodes)} node(s) can run episodes[/]")
     return 0
