@@ -179,7 +179,7 @@ def push_image(source, engine_name: str, tag: str, force: bool = False, nodes: l
             else:
                 report.results.append(PushResult(node, tag, "failed", loaded_id, "after the load the node's "
                                                  f"{engine_name} has id {loaded_id[7:19] or 'none'} under {tag}, "
-                                                 f"not {source_id[7:19]} (another engine kind gives other ids)"))
+                                                 f"not {source_id[7:19]}: was it changed meanwhile?"))
     finally:
         report.seconds = time.monotonic() - started
         for loader in loaders.values():
