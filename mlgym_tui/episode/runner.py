@@ -26,6 +26,7 @@ from mlgym_tui.agents.errors import (
     CostLimitExceeded,
     FormatLimitExceeded,
     ModelAPIError,
+    ModelConfigError,
     PolicyError,
 )
 from mlgym_tui.agents.proposal import Policy, Proposal
@@ -43,7 +44,10 @@ POLICY_EXITS: dict[type[PolicyError], ExitStatus] = {
     ContextWindowExceeded: ExitStatus.EXIT_CONTEXT,
     FormatLimitExceeded: ExitStatus.EXIT_FORMAT,
     ModelAPIError: ExitStatus.EXIT_API,
+    ModelConfigError: ExitStatus.EXIT_CONFIG,
 }
+# ... except these, which end it unscored: the model was not usable as configured, so the run is not the agent's.
+UNSCORED_EXITS: frozenset[ExitStatus] = frozenset({ExitStatus.EXIT_CONFIG})
 
 
 class Environment(Protocol):
@@ -536,6 +540,9 @@ class EpisodeRunner:
             return
         reason = POLICY_EXITS.get(type(exc), ExitStatus.EXIT_ERROR)
         self.emit(ev.ErrorEvent(message=f"{reason}: {exc}", fatal=True))
+        if reason in UNSCORED_EXITS:
+            await self._end(reason)
+            return
         await self._autosubmit(reason)
 
     async def _autosubmit(self, reason: ExitStatus) -> None:
