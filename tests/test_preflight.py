@@ -140,3 +140,20 @@ def test_run_with_a_missing_key_exits_2_with_the_line_and_starts_no_container(tm
         f"which is not set; export {UNSET}=<your key>"]
     assert not runs.exists() or not any(runs.iterdir())
     assert created_containers(engine, t0, proc.pid) == []
+
+
+async def test_a_batch_fails_before_its_folder_or_any_container_exists(monkeypatch, tmp_path):
+    from mlgym_tui.batch.runner import BatchError, BatchRunner
+
+    engine = get_engine("docker")
+    monkeypatch.delenv(UNSET, raising=False)
+    tasks = [resolve_task("battleOfSexes"), resolve_task("blotto").model_copy(update={"image": MISSING_IMAGE})]
+    runner = BatchRunner(tasks, llm_agent(api_key_env=UNSET), runs=2, parallel=2, runs_dir=tmp_path / "runs",
+                         engine=engine, runtime=RuntimeConfig(), quiet=True)
+    t0 = time.time()
+    with pytest.raises(BatchError) as caught:  # a BatchError, so the batch command prints it like bad input
+        await runner.run()
+    assert isinstance(caught.value, PreflightError) and len(caught.value.problems) == 2
+    assert UNSET in caught.value.problems[0] and caught.value.problems[1].startswith(f"image {MISSING_IMAGE} ")
+    assert not (tmp_path / "runs").exists()
+    assert created_containers(engine, t0, os.getpid()) == []

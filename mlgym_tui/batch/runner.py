@@ -21,6 +21,7 @@ from typing import Any
 
 from mlgym_tui.batch.layout import batch_dir_name, clear_slot, infra_reason, inspect_slot, slot_name
 from mlgym_tui.batch.local_executor import INTERRUPTED, LocalExecutor
+from mlgym_tui.batch.preflight import PreflightError, check_engine_and_images, model_problems
 from mlgym_tui.batch.progress import BatchDisplay, SlotProgress
 
 EXECUTORS = ("local", "ray")
@@ -29,6 +30,10 @@ INFRA = "infra"  # the status prefix of a run the infrastructure ended (node los
 
 class BatchError(ValueError):
     """Bad batch input; the message names the problem and the fix."""
+
+
+class BatchPreflightError(BatchError, PreflightError):
+    """Problems found before any container starts (preflight.py): `problems`, one line each."""
 
 
 @dataclass
@@ -176,8 +181,7 @@ class BatchRunner:
         return todo
 
     async def run(self) -> BatchOutcome:
-        # PREFLIGHT (issue 15): the configuration checks of mlgym_tui/batch/preflight.py (another helper's module)
-        # belong here, before any container starts; call them once when that module lands.
+        await self._preflight()
         await self.executor.open()  # a cluster that cannot run these tasks fails here, before any folder is made
         self.batch_dir.mkdir(parents=True, exist_ok=True)
         self._note(f"batch folder: {self.batch_dir}")
@@ -210,6 +214,16 @@ class BatchRunner:
             counts[key] = counts.get(key, 0) + 1
         return BatchOutcome(self.batch_dir, self.slots, interrupted=self.stopping, counts=counts,
                             infra=dict(self.infra))
+
+    async def _preflight(self) -> None:
+        """Before any container starts: the model's route and key; the engine and the task images too, unless each
+        cluster node checks its own (ray: `engine` is then the engine's name, see preflight.check_engine_and_images)."""
+        checks = [asyncio.to_thread(model_problems, self.agent)]
+        if not isinstance(self.engine, str):
+            checks.append(asyncio.to_thread(check_engine_and_images, self.engine or "auto", self.tasks, self.runtime))
+        problems = [line for found in await asyncio.gather(*checks) for line in found]
+        if problems:
+            raise BatchPreflightError(problems)
 
     async def _run_slot(self, semaphore: asyncio.Semaphore, task: Any, progress: SlotProgress, slot: Path) -> None:
         async with semaphore:
