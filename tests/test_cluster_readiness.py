@@ -84,6 +84,7 @@ def test_doctor_cluster_lists_each_node_with_engines_and_image_hash(cluster):
     local = {name: get_engine(name).client.images.get(DEFAULT_IMAGE).id[7:19] for name in ("docker", "podman")}
     done = _mlgym(["doctor", "--cluster", "--ray-address", cluster.address])
     assert done.returncode == 0, done.stdout + done.stderr
+    print(done.stdout)  # the table (pytest -s)
     rows = [line for line in done.stdout.splitlines() if "mlgym_containers" not in line]
     for node in alive_nodes():
         row = next(line for line in rows if node.node_id[:8] in line)
