@@ -38,6 +38,9 @@ def register(subparsers) -> None:
     batch.add_argument("--runs", type=int, default=None, help="runs per task (batch; default 1)")
     batch.add_argument("--parallel", type=int, default=None, help="episodes at once, one container each (default 1)")
     batch.add_argument("--redo", action="store_true", help="run finished runs of the batch again")
+    from mlgym_tui.commands.batch import add_executor_options
+
+    add_executor_options(batch)
     parser.set_defaults(func=run)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -18,12 +18,26 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mlgym_tui.config.paths import config_dir, settings_path
 from mlgym_tui.config.runtime import RuntimeConfig
 
-__all__ = ["AppSettings", "ConfigError", "config_dir", "get_settings", "read_settings", "runs_dir",
+__all__ = ["AppSettings", "ConfigError", "ExecutorConfig", "config_dir", "get_settings", "read_settings", "runs_dir",
            "settings_path", "settings_table", "use_settings"]
 
 
 class ConfigError(Exception):
     """A config file is malformed: the message names the file, the field and what was expected."""
+
+
+class ExecutorConfig(BaseModel):
+    """Where a batch's episodes run (`mlgym-tui run --tasks ...`); the --executor, --ray-address and --retries
+    options override these."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    kind: Literal["local", "ray"] = "local"
+    """local: every episode on this machine's engine; ray: each episode is a task on a Ray cluster (the `ray` extra)."""
+    address: str = "auto"
+    """The Ray cluster to join (ray executor): "auto" finds the one started on this machine, else HOST:PORT."""
+    retries: int = Field(2, ge=0)
+    """Times an episode ended by the infrastructure (its node lost, engine down, image missing) is run again."""
 
 
 class AppSettings(BaseModel):
@@ -41,6 +55,8 @@ class AppSettings(BaseModel):
     """TUI theme by name: bundled (mlgym-dark, mlgym-light), Textual's own, or a YAML file in `<config dir>/themes/`."""
     keymap: dict[str, str] = Field(default_factory=dict)
     """Binding id -> keys, e.g. `{pause: ctrl+p}`; the help screen (F1) lists every id."""
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    """Where batch runs execute: this machine or a Ray cluster (the `executor.*` rows)."""
 
 
 def describe_validation_error(path: Path | str, exc: ValidationError) -> str:
