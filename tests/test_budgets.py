@@ -1,5 +1,5 @@
 """Scores within a budget on synthetic runs written by the real Recorder, with known answers: a human run (reads the
-task for 10 minutes, pauses for an hour, clocks not stored as in runs recorded before them) and two agent runs
+task for 10 minutes, clocks not stored as in runs recorded before them) and two agent runs
 (clocks stored as the runner stamps them; one waits out a 30-minute rate-limit back-off), at 30m and 2h of active
 time and at 20 steps; the `mlgym-tui results --budget` command on them; bad budgets; score-over-time curves."""
 
@@ -66,14 +66,13 @@ def record(root: Path, name: str, events: list[ev.Event]) -> Path:
 
 
 def human_run(root: Path) -> Path:
-    """Active: 20m -> 0.1 (step 3), 40m -> 0.5 (step 6), 75m -> 0.9 (step 9); paused 45m..105m of wall time."""
+    """Active (= wall: nothing stops a person's clock): 20m -> 0.1 (step 3), 40m -> 0.5 (step 6), 75m -> 0.9 (step 9)."""
     events: list[ev.Event] = [started(T0, "human", "none", mode="human")]
     events += step(T0 + 10 * MIN, 1, "human")  # ten minutes reading the task first
-    events += [validation(T0 + 20 * MIN, 3, 0.1), validation(T0 + 40 * MIN, 6, 0.5),
-               ev.Paused(t=T0 + 45 * MIN), ev.Resumed(t=T0 + 105 * MIN)]
-    events += step(T0 + 110 * MIN, 9, "human")
-    events += [validation(T0 + 135 * MIN, 9, 0.9),
-               ev.EpisodeEnded(t=T0 + 150 * MIN, exit_status="submitted", score=[{"Score": s} for s in (.1, .5, .9)])]
+    events += [validation(T0 + 20 * MIN, 3, 0.1), validation(T0 + 40 * MIN, 6, 0.5)]
+    events += step(T0 + 50 * MIN, 9, "human")
+    events += [validation(T0 + 75 * MIN, 9, 0.9),
+               ev.EpisodeEnded(t=T0 + 90 * MIN, exit_status="submitted", score=[{"Score": s} for s in (.1, .5, .9)])]
     return record(root, "20250101-100000__none__blotto__human", events)  # no stored clocks: an older run
 
 
@@ -127,9 +126,9 @@ def test_durations_are_read_and_written_back():
 def test_timelines_use_stored_clocks_and_recompute_them_for_older_runs(runs):
     human = read_timeline(runs["human"])
     assert [(v.step, round(v.active_s / MIN, 6)) for v in human.validations] == [(3, 20), (6, 40), (9, 75)]
-    assert [round(v.wall_s / MIN, 6) for v in human.validations] == [20, 40, 135]
+    assert [round(v.wall_s / MIN, 6) for v in human.validations] == [20, 40, 75]
     assert human.human and human.steps == human.person_steps == 2
-    assert (human.wall_s / MIN, human.active_s / MIN, human.human_s / MIN) == (150, 90, 80)
+    assert (human.wall_s / MIN, human.active_s / MIN, human.human_s / MIN) == (90, 90, 80)
     agent = read_timeline(runs["agent"])
     assert [round(v.active_s / MIN, 6) for v in agent.validations] == [10, 20, 80, 150]
     assert not agent.human and agent.human_s is None and agent.active_s == 160 * MIN
@@ -209,7 +208,7 @@ def test_results_command_at_two_budgets_and_in_steps(runs):
     # each run's clocks, and how many of its validations the budget admitted
     clocks = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:8]]
               for line in at_30m.stdout.splitlines() if "__blotto__" in line}
-    assert clocks == {"20250101-100000__none__blotto__human": ["human", "human", "2h30m", "1h30m", "1h20m", "1 of 3"],
+    assert clocks == {"20250101-100000__none__blotto__human": ["human", "human", "1h30m", "1h30m", "1h20m", "1 of 3"],
                       "20250101-110000__m-agent__blotto__default": ["m-agent", "agent", "3h10m", "2h40m", "-", "2 of 4"],
                       "20250101-120000__m-slow__blotto__default": ["m-slow", "agent", "1h", "1h", "-", "0 of 1"]}
     plain = cli(root)

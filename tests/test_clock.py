@@ -119,11 +119,11 @@ def test_overlapping_pause_and_approval_are_left_out_once():
 def test_a_human_run_counts_from_the_first_command():
     events = [started(0.0, agent="human", mode="human"),
               *agent_step(90.0, 1, 10.0, author="human"),  # reading the task for 90 s first
-              ev.Paused(t=100.0), ev.Resumed(t=130.0),
+              ev.Paused(t=100.0), ev.Resumed(t=130.0),  # a person's pause stops nothing: they may work meanwhile
               ev.ValidationScored(t=200.0, step=2, metrics={"Score": 1.0}), ended(300.0)]
     clock = clock_of(events)
-    assert clock.wall_s() == 300.0 and clock.active_s() == 270.0
-    assert clock.human_s() == 180.0 and clock.person_started_at == 90.0
+    assert clock.wall_s() == 300.0 and clock.active_s() == 300.0
+    assert clock.human_s() == 210.0 and clock.person_started_at == 90.0
 
 
 def test_a_person_taking_over_an_agent_run_and_a_terminal_step_recorded_after_the_fact():
@@ -171,3 +171,22 @@ def test_an_emitter_observed_by_the_clock_passes_every_event_on_and_counts_it_on
         emit(event)
         clock.observe(event)  # a second emitter down the line shows it again: no effect
     assert seen == events and clock.active_s() == 6.0
+
+
+def test_a_pause_never_stops_a_persons_clock():
+    """In a human run (or while a person has taken over) a pause leaves the person free to work in the terminal:
+    pausing cannot take an hour of work out of a budget."""
+    t = 1_000.0
+    for agent, mode in (("human", "human"), ("default", "human")):
+        clock = EpisodeClock()
+        for event in [
+            ev.EpisodeStarted(t=t, run_id="r", task_id="x", agent=agent, model="m", mode=mode, engine="docker",
+                              max_steps=10, cost_limit=0.0),
+            ev.Paused(t=t + 10),
+            ev.StepRecorded(t=t + 1800, step=1, author="human-terminal", action="python train.py", observation="",
+                            started_at=t + 1790, duration=10.0),
+            ev.CommandStarted(t=t + 3600, step=2, action="validate", author="human"),
+            ev.CommandFinished(t=t + 3660, step=2, exit_code=0, duration=60.0),
+        ]:
+            clock.observe(event)
+        assert clock.active_s(t + 3660) == clock.wall_s(t + 3660) == 3660, (agent, mode)

@@ -665,3 +665,38 @@ async def test_a_persons_step_does_not_use_up_a_step_token():
     await asyncio.sleep(0.02)
     assert h.steps() == [("human", "echo by-hand"), ("agent", "echo agent")] and h.c.paused
     await h.finish()
+
+
+async def test_terminal_commands_queued_during_a_step_are_recorded_before_a_stop():
+    h = await reach("command")
+    h.c.record_terminal_command(command="echo typed-meanwhile", output="typed-meanwhile", exit_code=0, duration=0.1)
+    h.c.stop()
+    h.env.release.set()
+    assert await asyncio.wait_for(h.c.wait(), 5) == "early_exit"
+    assert ("human-terminal", "echo typed-meanwhile") in h.steps(), "the cast has it: the trajectory must too"
+
+
+async def test_a_model_answer_that_completed_in_the_same_turn_as_a_take_over_is_discarded():
+    """The answer is in (its task done) but not yet taken as the pending proposal when the take-over applies."""
+    from mlgym_tui.episode.runner import EpisodeRunner
+
+    events: list[ev.Event] = []
+    policy = AnsweredPolicy()
+    runner = EpisodeRunner(info=Harness().c.info, env=FakeEnv(), policy=policy, emit=events.append)
+    answered: asyncio.Future = asyncio.get_running_loop().create_future()
+    answered.set_result(Proposal(thought="", action="echo answered", step=1))
+    runner._proposing = answered
+    runner._set_mode("human")
+    assert runner.pending is None and runner._proposing is None
+    assert policy.discarded == [""], "the policy is told its answer did not run (its history stays true)"
+    assert [(e.action, e.reason.startswith("a person took over")) for e in events
+            if isinstance(e, ev.ProposalDiscarded)] == [("echo answered", True)]
+
+
+async def test_an_autosubmission_at_the_time_limit_is_stamped_within_the_limit():
+    """So `results --budget T` keeps the score a `play --time-limit T` session ended with."""
+    h = Harness(mode="human", wall_time_s=0.3)
+    h.c.start()
+    assert await asyncio.wait_for(h.c.wait(), 5) == "autosubmission (exit_time)"
+    final = h.of(ev.ValidationScored)[-1]
+    assert final.final and final.wall_s <= 0.3 and final.active_s <= 0.3

@@ -8,7 +8,8 @@ applies them at defined points — at the top of every step, while it waits (for
 or a pause) and while a command runs. What it does is told as events through `emit`.
 
 The exception type decides how an episode ends: a PolicyError ends it with the status its type names (scoring
-the last valid submission), cancellation is an early exit, anything else an exit_error.
+the last valid submission; a model unusable as configured, ModelConfigError, ends it unscored: exit_config),
+cancellation is an early exit, anything else an exit_error.
 """
 
 from __future__ import annotations
@@ -135,6 +136,7 @@ class EpisodeRunner:
         self._from_person: deque[cmd.Inject | cmd.TerminalCommand | cmd.Message] = deque()
         self._stop_requested = False
         self._stop_autosubmit = False
+        self._scoring_clock: tuple[float, float] | None = None  # the clocks when the running scoring began
         self._interrupt_requested = False
         self._sent = self._applied = 0  # commands submitted / applied (or dropped): what is still on its way
 
@@ -194,13 +196,13 @@ class EpisodeRunner:
         except PolicyError as exc:
             await self._policy_failed(exc)
             return observation
+        observation = self._record_terminal_steps(observation)  # before an end: they ran, they are on the record
         if self._stop_requested:
             if self._stop_autosubmit:
                 await self._autosubmit(ExitStatus.EARLY_EXIT)
             else:
                 await self._end(ExitStatus.EARLY_EXIT)
             return observation
-        observation = self._record_terminal_steps(observation)
         limit = self._limit_reached()
         if limit is not None:
             await self._autosubmit(limit)
@@ -261,7 +263,9 @@ class EpisodeRunner:
             return
         step = self.step + 1
         task, self._proposing = self._proposing, None
-        if task is not None:
+        if task is not None and task.done() and not task.cancelled() and task.exception() is None:
+            self.pending = task.result()  # answered in the same turn: discarded below, like any pending proposal
+        elif task is not None:
             task.cancel()  # the policy puts its history back as it was before the call (LLMPolicy.propose)
             task.add_done_callback(_consume_outcome)
             self.emit(ev.ProposalDiscarded(step=step, action="", reason=f"{reason} while the model was thinking; "
@@ -330,6 +334,7 @@ class EpisodeRunner:
         self.running_command = action.text
         self._interrupt_requested = False
         self.emit(ev.CommandStarted(step=step, action=action.text, author=action.author))
+        self._scoring_clock = self._clock_now()  # a score this command gives is of the files as they are now
         started_at, t0 = time.time(), time.monotonic()
         deadline = self._deadline()
         watchdog = None
@@ -380,6 +385,7 @@ class EpisodeRunner:
     def _scored(self, step: int, result: Any) -> None:
         if not result.metrics:
             return
+        wall_s, active_s = self._scoring_clock or self._clock_now()
         metrics = dict(result.metrics)
         self.scores.append(metrics)
         self.submission = result.submission or self.submission
@@ -388,7 +394,7 @@ class EpisodeRunner:
         self.emit(ev.ValidationScored(step=step, metrics=metrics, baseline=dict(self.info.baseline),
                                       submission=result.submission, final=bool(result.done),
                                       trust=result.trust or "", artefacts=result.artefacts or "",
-                                      wall_s=self.clock.wall_s(), active_s=self.clock.active_s()))
+                                      wall_s=wall_s, active_s=active_s))
 
     def _better(self, new: dict[str, float], best: dict[str, float] | None) -> bool:
         if best is None:
@@ -400,6 +406,15 @@ class EpisodeRunner:
         if metric and metric.get("direction") == "minimize":
             return new[name] < best[name]
         return new[name] > best[name]
+
+    def _clock_now(self, at_time_limit: bool = False) -> tuple[float, float]:
+        """Wall and active seconds now: what a score is stamped with is when its scoring began (the files scored are
+        those of that moment), so scoring seconds never push a validation out of a budget."""
+        wall, active = self.clock.wall_s(), self.clock.active_s()
+        if at_time_limit and self.wall_time_s:
+            # Noticed a moment after the limit: the submission scored is the one at the limit.
+            wall, active = min(wall, self.wall_time_s), min(active, self.wall_time_s)
+        return wall, active
 
     def _history_changed(self) -> None:
         if self._on_history is not None:
@@ -549,6 +564,7 @@ class EpisodeRunner:
         """Score the last valid submission, then end: MLGym's rule at a limit or a policy failure."""
         await self._cancel_proposal()
         self.pending = None
+        self._scoring_clock = self._clock_now(at_time_limit=reason == ExitStatus.EXIT_TIME)
         try:
             result = await self.env.autosubmit(reason, step=self.step)
         except Exception as exc:
@@ -562,6 +578,7 @@ class EpisodeRunner:
         if self.done:
             return
         await self._cancel_proposal()
+        self._record_terminal_steps("")  # commands a person ran while the last step ran are on the record too
         self.done = True
         self.exit_status = str(exit_status)
         self.submission = submission or self.submission

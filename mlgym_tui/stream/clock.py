@@ -4,10 +4,11 @@ The runner feeds it every event it emits, and a reader feeds it a recorded event
 same numbers. Three readings:
 
 - wall time: from the first event (EpisodeStarted) to now, or to EpisodeEnded;
-- active time: wall time less the time nobody worked on the task: a pause (once the step in flight has finished:
-  a pause takes effect at a step boundary, and a single step taken while paused is work), a proposal waiting for a
-  person's decision in confirm mode, and the model's rate-limit back-off (a Retry's `wait_s`, cut short by the
-  next event);
+- active time: wall time less the time nobody worked on the task: a pause of the agent (once the step in flight
+  has finished: a pause takes effect at a step boundary, and a single step taken while paused is work; a pause
+  never stops a person's clock: in a human run or while a person has taken over, a pause leaves them free to work
+  in the terminal), a proposal waiting for a person's decision in confirm mode, and the model's rate-limit
+  back-off (a Retry's `wait_s`, cut short by the next event);
 - a person's time: active time from their first action (a command or step by a person; in a human run, the first
   command or step at all), None until then.
 """
@@ -78,7 +79,8 @@ class EpisodeClock:
 
     def _idle(self) -> bool:
         """Nobody works on the task: paused between steps, or a proposal waits for a person in confirm mode."""
-        paused_idle = self._paused and not self._command and not self._thinking
+        person_in_charge = self._human_run or self._mode == "human"
+        paused_idle = self._paused and not self._command and not self._thinking and not person_in_charge
         return paused_idle or (self._mode == "confirm" and self._proposal)
 
     def _excluded_between(self, start: float, end: float) -> float:
