@@ -136,6 +136,7 @@ class CastWriter:
                     self._file.flush()
         except BaseException as exc:  # noqa: BLE001 - kept for the owner to report; the terminal goes on
             self.error = exc
+            self._closed = True  # nothing more is queued (it could never be written: memory would only grow)
         finally:
             self._file.close()
 

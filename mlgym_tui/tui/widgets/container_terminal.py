@@ -13,6 +13,7 @@ screen shows is appended to an asciicast v2 file (trajectory/cast), and every fi
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 import codecs
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,7 +82,7 @@ class ContainerTerminal(Widget, can_focus=True):
         self.recorded = cast_path is not None or on_command is not None
         self.hooks: HookStream | None = None
         self.cast: CastWriter | None = None
-        self.commands: list[CommandRan] = []  # what ran here, in order (also handed to on_command)
+        self.commands: deque[CommandRan] = deque(maxlen=200)  # the last commands run here (also handed to on_command)
         self.terminal = VirtualTerminal(80, 24)
         self.terminal.screen.reset_mode(pyte.modes.LNM)  # a real pty sends \r\n itself
         # Device status / attribute queries are answered to the shell, never to the real terminal.
@@ -143,7 +144,12 @@ class ContainerTerminal(Widget, can_focus=True):
         if text:
             self.terminal.feed(text)
             if self.cast is not None:
-                self.cast.output(text)
+                if self.cast.error is not None:
+                    self.notify(f"the terminal recording stopped ({self.cast.error}); commands are still recorded "
+                                "as steps", severity="error", timeout=10)
+                    self.cast = None
+                else:
+                    self.cast.output(text)
             self.refresh()
 
     def _handle(self, found: list) -> None:
