@@ -157,3 +157,23 @@ async def test_a_batch_fails_before_its_folder_or_any_container_exists(monkeypat
     assert UNSET in caught.value.problems[0] and caught.value.problems[1].startswith(f"image {MISSING_IMAGE} ")
     assert not (tmp_path / "runs").exists()
     assert created_containers(engine, t0, os.getpid()) == []
+
+
+def test_a_batch_command_prints_every_problem_on_its_own_line(tmp_path):
+    """`run --tasks ... --runs K`: a missing key and a missing task image, each its own error line, exit 2."""
+    agent_path = tmp_path / "unset-key.yaml"
+    agent_path.write_text(yaml.safe_dump(llm_agent(api_key_env=UNSET).model_dump(mode="json")))
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "settings.yaml").write_text(f"runtime:\n  image: {MISSING_IMAGE}\n")
+    env = {k: v for k, v in os.environ.items() if k != UNSET}
+    env["MLGYM_TUI_CONFIG_DIR"] = str(config)
+    done = subprocess.run(
+        [sys.executable, "-m", "mlgym_tui.cli", "run", "--tasks", "battleOfSexes", "--runs", "2", "--agent",
+         str(agent_path), "--engine", "docker", "--runs-dir", str(tmp_path / "runs")],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) >= 2 and all(line.startswith("mlgym-tui: error: ") for line in lines), lines
+    assert any(UNSET in line for line in lines) and any(MISSING_IMAGE in line for line in lines), lines
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("events.jsonl"))

@@ -56,6 +56,7 @@ def run_batch_cli(args) -> int:
 async def _run(args, names: list[str]) -> int:
     from rich.console import Console
 
+    from mlgym_tui.batch.preflight import PreflightError
     from mlgym_tui.batch.ray_support import RayUnavailable
     from mlgym_tui.batch.runner import BatchError, BatchRunner
     from mlgym_tui.commands.common import fail
@@ -90,6 +91,10 @@ async def _run(args, names: list[str]) -> int:
             # a missing image is one of the preflight's lines (BatchRunner.run), with the other problems found
             runner.engine = await asyncio.to_thread(connect, args.engine or runtime.engine, runtime)
             outcome = await runner.run()
+    except PreflightError as exc:  # every problem found, one line each (the batch started nothing)
+        for problem in exc.problems:
+            fail(problem, 2)
+        return 2
     except (AgentConfigError, ConfigError, ControllerError, BatchError) as exc:
         return fail(str(exc), 2)
     except (RuntimeProblem, RayUnavailable) as exc:
