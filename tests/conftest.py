@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from ray_cluster import ray_cluster  # noqa: F401 - one session cluster for every test module that asks
 
 REPO = Path(__file__).resolve().parents[1]
 REQUIRE_ENGINES = os.environ.get("MLGYM_REQUIRE_ENGINES") == "1"

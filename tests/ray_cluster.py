@@ -1,4 +1,5 @@
-"""A real multi-node Ray cluster on this one machine, for the cluster tests (import the fixtures you use).
+"""A real multi-node Ray cluster on this one machine, for the cluster tests (conftest.py makes `ray_cluster` a
+fixture of every test module: defined once, so one cluster serves the session).
 
 Every node is a real raylet with its own resources; all of them reach this machine's Docker and Podman, as the
 nodes of a real cluster reach their own. Starting one costs ~10-20 s, so `ray_cluster` is shared by a session;

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from conftest import get_engine
-from ray_cluster import ray_cluster  # noqa: F401
 from rich.console import Console
 
 from mlgym_tui.batch import BatchRunner, episode_ended, inspect_slot
