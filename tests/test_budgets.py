@@ -28,8 +28,8 @@ BASELINE_SCORE = {"Score": -0.25}
 T0 = 1_700_000_000.0
 
 
-def started(t: float, agent: str, model: str, mode: str = "auto") -> ev.EpisodeStarted:
-    return ev.EpisodeStarted(t=t, run_id="r", task_id=TASK, agent=agent, model=model, mode=mode, engine="docker",
+def started(t: float, agent: str, model: str, mode: str = "auto", who: str = "") -> ev.EpisodeStarted:
+    return ev.EpisodeStarted(t=t, run_id="r", task_id=TASK, agent=agent, model=model, mode=mode, engine="docker", who=who,
                              max_steps=100, cost_limit=0.0, baseline=dict(BASELINE_SCORE),
                              metrics=[{"name": "Score", "direction": "maximize", "primary": True}])
 
@@ -67,7 +67,7 @@ def record(root: Path, name: str, events: list[ev.Event]) -> Path:
 
 def human_run(root: Path) -> Path:
     """Active (= wall: nothing stops a person's clock): 20m -> 0.1 (step 3), 40m -> 0.5 (step 6), 75m -> 0.9 (step 9)."""
-    events: list[ev.Event] = [started(T0, "human", "none", mode="human")]
+    events: list[ev.Event] = [started(T0, "human", "none", mode="human", who="ada")]
     events += step(T0 + 10 * MIN, 1, "human")  # ten minutes reading the task first
     events += [validation(T0 + 20 * MIN, 3, 0.1), validation(T0 + 40 * MIN, 6, 0.5)]
     events += step(T0 + 50 * MIN, 9, "human")
@@ -208,7 +208,7 @@ def test_results_command_at_two_budgets_and_in_steps(runs):
     # each run's clocks, and how many of its validations the budget admitted
     clocks = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:8]]
               for line in at_30m.stdout.splitlines() if "__blotto__" in line}
-    assert clocks == {"20250101-100000__none__blotto__human": ["human", "human", "1h30m", "1h30m", "1h20m", "1 of 3"],
+    assert clocks == {"20250101-100000__none__blotto__human": ["human", "human: ada", "1h30m", "1h30m", "1h20m", "1 of 3"],
                       "20250101-110000__m-agent__blotto__default": ["m-agent", "agent", "3h10m", "2h40m", "-", "2 of 4"],
                       "20250101-120000__m-slow__blotto__default": ["m-slow", "agent", "1h", "1h", "-", "0 of 1"]}
     plain = cli(root)

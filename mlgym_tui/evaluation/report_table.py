@@ -90,7 +90,8 @@ def clocks_table(table: ResultsTable, timelines: Mapping[Path, RunTimeline | str
     for run, timeline in timed:
         person = format_duration(timeline.human_s) if timeline.human_s is not None else "-"
         counted = f"{len(run.scores)} of {len(timeline.validations)}" if table.budget else str(len(timeline.validations))
-        grid.add_row(run.path.name, run.model, "human" if timeline.human else "agent",
+        who = (f"human: {timeline.who}" if timeline.who else "human") if timeline.human else "agent"
+        grid.add_row(run.path.name, run.model, who,
                      format_duration(timeline.wall_s), format_duration(timeline.active_s), person, counted)
     return grid
 

@@ -39,6 +39,7 @@ class RunTimeline:
     steps: int = 0  # steps someone took (a fork's replayed prefix not counted)
     person_steps: int = 0
     human_agent: bool = False  # the run's agent was a person (`--agent human`, `play`)
+    who: str = ""  # the person who played (`play --who`), as the run's start recorded it
 
     @property
     def human(self) -> bool:
@@ -71,6 +72,7 @@ def read_timeline(run_dir: Path) -> RunTimeline:
         clock.observe(event)
         if isinstance(event, ev.EpisodeStarted):
             timeline.human_agent = event.agent == HUMAN_LABEL
+            timeline.who = getattr(event, "who", "") or ""
         elif isinstance(event, ev.StepRecorded) and event.author not in _NOBODY:
             timeline.steps += 1
             timeline.person_steps += event.author in PERSON_AUTHORS
