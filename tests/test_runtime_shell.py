@@ -147,3 +147,13 @@ async def test_marker_survives_what_a_command_does_to_the_shell(shell):
     assert result.exit_code == 0 and result.output == ""
     assert (await shell.run("echo visible; printf '%s\\n' real")).output == "visible\nreal\n"
     assert (await shell.run("cat /tmp/out.txt")).output == "hidden\n"
+
+
+async def test_close_removes_the_saved_environment_and_ends_the_shell(container, shell):
+    await shell.run("ulimit -S -n 1000; export X=1")  # the ulimit check leaves a second file
+    pid = shell.shell_pid
+    await shell.close()
+    await asyncio.sleep(0.2)
+    left = await asyncio.to_thread(container.exec, ["sh", "-c", f"ls -a /dev/shm /tmp | grep mlgym-shell; "
+                                                                f"kill -0 {pid} 2>/dev/null && echo alive"], "agent")
+    assert left.output == ""

@@ -16,7 +16,7 @@ from mlgym_tui.environment.submission import Artefacts, SubmissionRefused, read_
 from mlgym_tui.environment.task_image import task_image
 from mlgym_tui.runtime.base import Container, ContainerSpec, Engine
 from mlgym_tui.runtime.errors import RuntimeProblem, ShellDied
-from mlgym_tui.runtime.shell import ShellSession
+from mlgym_tui.runtime.shell import ENV_FILE_END, SHELL_CONTROL_VARIABLES, ShellSession
 from mlgym_tui.runtime.text import bash_quote
 from mlgym_tui.tools.commands import (CONTAINER_FILES, blocked_message, blocked_program, command_docs, special_command,
                                       to_shell)
@@ -122,15 +122,22 @@ class MLGymEnvironment:
     async def _open_shell(self, restore: ShellSession | None = None) -> ShellSession:
         """The agent's shell with its tools loaded; with `restore`, it continues where that (ended) one left off:
         its working directory and exported environment."""
+        shell, _, _ = await self._start_shell(restore)
+        return shell
+
+    async def _start_shell(self, restore: ShellSession | None) -> tuple[ShellSession, bool, str]:
+        """(the shell, whether the saved environment was taken over, the shell-control variables left out of it)."""
         limits = self.runtime.shell.model_copy()
         if self.task.training_timeout:
             limits.command_timeout = float(self.task.training_timeout)
         shell = await self.container.open_shell(limits, env={"MLGYM_WINDOW": "100"})
+        restored, skipped = False, ""
         try:
             if restore is not None:
-                # export -p as the old shell last saved it; the cd comes after, as that file also names PWD.
-                await shell.run(f"for f in {' '.join(restore.env_files)}; do [ ! -r $f ] || {{ . $f; break; }}; done 2>/dev/null; "
-                                f"cd {bash_quote(restore.cwd or self.workspace)} 2>/dev/null || cd {bash_quote(self.workspace)}")
+                report = (await shell.run(_restore_script(restore.env_files, restore.cwd or self.workspace,
+                                                          self.workspace))).output.strip().splitlines()
+                outcome, _, skipped = (report[-1] if report else "").partition(" ")
+                restored, skipped = outcome == "restored", skipped.strip()
             tools = self.container.tools_dir
             setup = await shell.run(f". {tools}/tools.sh && {{ [ ! -f ~/.mlgym_state ] || . ~/.mlgym_state; }}")
             if setup.exit_code != 0:
@@ -139,11 +146,13 @@ class MLGymEnvironment:
             await shell.close()
             raise
         shell.inspect = self._inspect
-        return shell
+        return shell, restored, skipped
 
     async def _inspect(self, script: str) -> str:
-        """Out-of-band look at the shell's processes, as the agent (only its own user may read their syscalls)."""
-        result = await asyncio.to_thread(self.container.exec, ["bash", "-c", script], "agent", None, None, 10)
+        """Out-of-band look at the shell's processes, as the agent (only its own user may read their syscalls).
+        Its standard output only: the exec API merges the streams and keeps no order between them."""
+        result = await asyncio.to_thread(self.container.exec, ["bash", "-c", "exec 2>/dev/null\n" + script], "agent",
+                                         None, None, 10)
         return result.output
 
     async def _recover(self, died: ShellDied) -> StepResult:
@@ -151,15 +160,11 @@ class MLGymEnvironment:
         was, and tell the actor what happened and what was lost. The episode ends only if that fails."""
         old, partial = self.shell, died.result
         if old is not None:
-            await old.close()
-            if old.shell_pid is not None:
-                # It may still be alive but unusable (a replaced shell, a lost marker): end it, not its background jobs.
-                try:
-                    await asyncio.to_thread(self.container.exec, ["kill", "-KILL", str(old.shell_pid)], "root", None, None, 10)
-                except RuntimeProblem:
-                    pass
+            # It may still be alive but unusable (a replaced shell, a lost marker): end it, not its background jobs.
+            # Only the process verified to be that shell (the pid it had at startup, with the same start time).
+            await old.end()
         try:
-            fresh = await self._open_shell(restore=old)
+            fresh, restored, skipped = await self._start_shell(restore=old)
         except RuntimeProblem as exc:
             self.done, self.exit_status = True, "exit_error"
             return StepResult(f"The shell ended unexpectedly ({died.problem}) and a new one could not be started: {exc}",
@@ -167,9 +172,11 @@ class MLGymEnvironment:
         if old is not None:
             fresh.take_over(old)
         self.shell = fresh
-        note = (f"[{died.problem}; a fresh shell was started in {fresh.cwd or self.workspace} with the exported environment "
-                "restored and the agent tools reloaded; shell functions, aliases, shell options and unexported variables "
-                "were lost]")
+        environment = ("the exported environment restored" if restored else
+                       "the exported environment lost (its saved copy was missing or cut short)")
+        note = (f"[{died.problem}; a fresh shell was started in {fresh.cwd or self.workspace} with {environment} and the "
+                "agent tools reloaded; shell functions, aliases, shell options and unexported variables were lost"
+                + (f"; shell-control variables were not restored: {skipped}" if skipped else "") + "]")
         fresh.announce(note.strip("[]"))
         output = partial.observation if partial is not None else ""
         return StepResult(
@@ -328,6 +335,26 @@ class MLGymEnvironment:
             artefacts.save(folder, record)
 
         await asyncio.to_thread(save)
+
+
+def _restore_script(env_files: tuple[str, ...], cwd: str, workspace: str) -> str:
+    """Bash for a fresh shell: take over the exported environment the old shell last saved, less the variables that
+    steer the shell itself (a copy without its end line was cut short; /tmp first, as the shell writes there only
+    once /dev/shm failed it, so a copy there is the newer); cd where it was; remove the old copies; print "restored NAMES-LEFT-OUT" or "lost". `export -p` writes `declare -x NAME=...`
+    lines, so a function named declare sees each name before the builtin sets it (-g: global, not local)."""
+    files = " ".join(reversed(env_files))
+    control = " ".join(SHELL_CONTROL_VARIABLES)
+    return (
+        f"__mlgym_ctl=' {control} '; __mlgym_skip=; __mlgym_got=lost; "
+        'declare() { case $__mlgym_ctl in *" ${2%%=*} "*) __mlgym_skip+=" ${2%%=*}"; return 0;; esac; '
+        'builtin declare -g "$@"; }; '
+        f'for __mlgym_f in {files}; do [ "$(tail -n 1 "$__mlgym_f")" = {bash_quote(ENV_FILE_END)} ] || continue; '
+        '. "$__mlgym_f"; __mlgym_got=restored; break; done 2>/dev/null; unset -f declare; '
+        # The cd comes after, as the saved environment also names PWD.
+        f"cd {bash_quote(cwd)} 2>/dev/null || cd {bash_quote(workspace)}; "
+        f"command -p rm -f -- {' '.join(f'{f} {f}.l' for f in env_files)}; "
+        'printf "%s%s\\n" "$__mlgym_got" "$__mlgym_skip"; unset __mlgym_ctl __mlgym_skip __mlgym_got __mlgym_f'
+    )
 
 
 def _shown(output: str) -> str:

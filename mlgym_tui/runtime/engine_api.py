@@ -449,6 +449,38 @@ def _resize_exec(container: ApiContainer, exec_id: str, columns: int, lines: int
         pass
 
 
+# $1 the shell, $2 a terminal reader the stuck check found (or ""). The terminal's foreground group is killed
+# unless it is the shell's own; then the reader, when it is in that group and the shell's session, and its
+# descendants: a reader inside `$(...)` shares the shell's group. Fields after "(comm) ": $2 ppid, $3 process
+# group, $4 session, $6 the terminal's foreground group.
+_KILL_FOREGROUND = r"""
+exec 2>/dev/null
+S=$1 R=$2
+read -r s < /proc/$S/stat || exit 0; s=${s##*) }; set -- $s; sid=$4 fg=$6
+if [ "$fg" -gt 0 ] && [ "$fg" != "$S" ]; then kill -KILL -- -$fg; exit 0; fi
+[ -n "$R" ] && [ "$R" != "$S" ] || exit 0
+declare -A kids; found=
+for d in /proc/[0-9]*; do
+  read -r s < $d/stat || continue; s=${s##*) }; set -- $s
+  [ "$4" = "$sid" ] || continue
+  kids[$2]+=" ${d#/proc/}"
+  [ "${d#/proc/}" = "$R" ] && [ "$3" = "$fg" ] && found=1
+done
+[ -n "$found" ] || exit 0
+all= todo=$R
+while [ -n "${todo// }" ]; do set -- $todo; all+=" $1"; todo="${*:2} ${kids[$1]}"; done
+kill -KILL $all
+"""
+# $1 the shell's pid, $2 its start time as it reported at startup. Killed only if that process still is the
+# episode's shell: started by the engine (no parent inside the container), leader of its own session, same start.
+_END_SHELL = r"""
+exec 2>/dev/null
+[ "$1" -gt 1 ] || exit 0
+read -r s < /proc/$1/stat || exit 0; s=${s##*) }; set -- $1 $2 $s
+[ "$4" = 0 ] && [ "$6" = "$1" ] && [ "${22}" = "$2" ] && kill -KILL $1
+"""
+
+
 class _ExecTransport(ShellTransport):
     """The attached stream of an exec with a terminal: bytes both ways over the API socket."""
 
@@ -483,13 +515,17 @@ class _ExecTransport(ShellTransport):
 
             raise ShellDied(f"the shell's connection closed ({_short(exc)})", "start a new episode") from None
 
-    async def kill_foreground(self, shell_pid: int) -> None:
-        script = (
-            f'pg=$(ps -o tpgid= -p {shell_pid} | tr -d " "); '
-            f'if [ -n "$pg" ] && [ "$pg" -gt 0 ] && [ "$pg" != {shell_pid} ]; then kill -KILL -- -"$pg"; fi'
-        )
+    async def kill_foreground(self, shell_pid: int, reader_pid: int | None = None) -> None:
+        await self._root_script(_KILL_FOREGROUND, shell_pid, reader_pid or "")
+
+    async def end_shell(self, shell_pid: int | None, start_time: str | None) -> None:
+        if shell_pid is not None and start_time is not None:
+            await self._root_script(_END_SHELL, shell_pid, start_time)
+
+    async def _root_script(self, script: str, *args) -> None:
         try:
-            await asyncio.to_thread(self.container.exec, ["bash", "-c", script], "root", None, None, 10)
+            await asyncio.to_thread(self.container.exec, ["bash", "-c", script, "bash", *map(str, args)], "root",
+                                    None, None, 10)
         except RuntimeProblem:
             pass
 

@@ -212,7 +212,8 @@ class _PtyTransport(_PtyReader, ShellTransport):
             except BlockingIOError:
                 await asyncio.sleep(0.001)
 
-    async def kill_foreground(self, shell_pid: int) -> None:
+    async def kill_foreground(self, shell_pid: int, reader_pid: int | None = None) -> None:
+        # The shell's pid is our own child's, never one the shell printed: these are processes of this host.
         try:
             group = os.tcgetpgrp(self.master)
         except OSError:
@@ -222,6 +223,16 @@ class _PtyTransport(_PtyReader, ShellTransport):
                 os.killpg(group, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        elif reader_pid and reader_pid != self.proc.pid:
+            for pid in _reader_and_descendants(self.proc.pid, group, reader_pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
+    async def end_shell(self, shell_pid: int | None, start_time: str | None) -> None:
+        if self.proc.poll() is None:  # Popen knows whether its child was reaped, so its pid cannot be another's
+            self.proc.kill()
 
     async def close(self) -> None:
         try:
@@ -234,6 +245,34 @@ class _PtyTransport(_PtyReader, ShellTransport):
             os.close(self.master)
         except OSError:
             pass
+
+
+def _reader_and_descendants(session: int, group: int, reader: int) -> list[int]:
+    """`reader` and the processes under it, all within the shell's session; [] unless the reader is in that session
+    and in the terminal's foreground group (nothing outside the shell's own session is ever named)."""
+    children: dict[int, list[int]] = {}
+    found = False
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) != session:
+            continue
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        found = found or (pid == reader and int(fields[2]) == group)
+    if not found:
+        return []
+    tree, todo = [], [reader]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
 
 
 def _set_size(fd: int, columns: int, lines: int) -> None:

@@ -8,9 +8,11 @@ output, traps, disabled builtins) before it prints the marker, and saves `export
 can take the environment over. The terminal gives every command its own process group, so Ctrl-C
 reaches the command; Ctrl-C aborts the rest of the shell's line, so the marker is sent again after it.
 
-A command that stays silent is checked out of band (`inspect`): a process waiting for terminal input
-is stopped with a note, and a shell that has ended or been replaced is reported as ShellDied, carrying
-the command's output, for the owner to start a fresh one.
+A command that stays silent is checked out of band (`inspect`), beside the wait: a process waiting for
+terminal input is stopped with a note, and a shell that has ended or been replaced is reported as ShellDied,
+carrying the command's output, for the owner to start a fresh one. The shell's pid is learnt once, at
+startup, before any command could print a forged marker; a process is killed only after the transport has
+verified it (the terminal's session, or the pid with its start time).
 """
 
 from __future__ import annotations
@@ -36,23 +38,34 @@ STUCK_CHECK_MAX_INTERVAL = 30.0  # a long silent command is checked at most this
 TTY_NOTE = ("this command waited for terminal input (a password prompt?) and was stopped: commands here have no "
             "keyboard; use non-interactive flags or pass input through a file or a pipe")
 # What a silent shell's processes are doing: "gone", "tty PID NAME" (a process of the terminal's foreground
-# group blocked reading the terminal) or "busy". Reading /proc/PID/syscall needs the shell's own user.
+# group blocked reading the terminal) or "busy". Reading /proc/PID/syscall needs the shell's own user. Errors
+# are silenced first: a process that vanishes mid-scan must not add a line the verdict could be mistaken for.
 _PROBE = r"""
+exec 2>/dev/null
 P=$1
 [ -r /proc/$P/stat ] || { echo gone; exit 0; }
 case $(uname -m) in x86_64) R=0 W="7 23 270 271";; aarch64) R=63 W="72 73";; *) echo busy; exit 0;; esac
-s=$(< /proc/$P/stat); s=${s##*) }; set -- $s; fg=$6
+read -r s < /proc/$P/stat || { echo gone; exit 0; }; s=${s##*) }; set -- $s; fg=$6
 for d in /proc/[0-9]*; do
-  s=$(< $d/stat) 2>/dev/null || continue; c=${s#*(}; c=${c%)*}; s=${s##*) }; set -- $s
+  read -r s < $d/stat || continue; c=${s#*(}; c=${c%)*}; s=${s##*) }; set -- $s
   [ "$3" = "$fg" ] || continue
-  read -r n fd _ < $d/syscall 2>/dev/null || continue
-  if [ "$n" = "$R" ]; then t=$(readlink $d/fd/$((fd)) 2>/dev/null)
-  elif [[ " $W " == *" $n "* ]]; then t=$(readlink $d/fd/0 2>/dev/null)
+  read -r n fd _ < $d/syscall || continue
+  if [ "$n" = "$R" ]; then t=$(readlink $d/fd/$((fd)))
+  elif [[ " $W " == *" $n "* ]]; then t=$(readlink $d/fd/0)
   else continue; fi
-  case $t in /dev/pts/*|/dev/tty*|/dev/console) echo "tty ${d#/proc/} $c"; exit 0;; esac
+  c=${c//[^A-Za-z0-9._+-]/_}
+  case $t in /dev/pts/*|/dev/tty*|/dev/console) echo "tty ${d#/proc/} ${c:-_}"; exit 0;; esac
 done
 echo busy
 """
+# Only a whole last line in this form is a verdict; anything else (a stray line, nothing) counts as busy.
+_VERDICT = re.compile(r"(busy|gone|tty (\d+) (\S+))")
+# Variables that steer the interactive shell itself rather than the agent's programs: a fresh shell does not take
+# them over (an exported TMOUT would end every fresh shell when idle, PROMPT_COMMAND or PS1 would print into the
+# output, POSIXLY_CORRECT would refuse the shell's own functions, ...).
+SHELL_CONTROL_VARIABLES = ("TMOUT", "PROMPT_COMMAND", "PS0", "PS1", "PS2", "PS4", "BASH_ENV", "ENV", "IGNOREEOF",
+                           "HISTFILE", "BASH_XTRACEFD", "POSIXLY_CORRECT", "SHELLOPTS", "BASHOPTS")
+ENV_FILE_END = "# mlgym-shell-env-end"  # the last line of a complete saved environment
 
 
 class ShellTransport(abc.ABC):
@@ -66,8 +79,15 @@ class ShellTransport(abc.ABC):
     async def write(self, data: bytes) -> None: ...
 
     @abc.abstractmethod
-    async def kill_foreground(self, shell_pid: int) -> None:
-        """SIGKILL the terminal's foreground process group unless it is the shell itself."""
+    async def kill_foreground(self, shell_pid: int, reader_pid: int | None = None) -> None:
+        """SIGKILL the terminal's foreground process group unless it is the shell's own; when it is, SIGKILL
+        `reader_pid` (a terminal reader inside `$(...)`, which runs in the shell's group) and its descendants
+        instead, if it is in the shell's session and is not the shell."""
+
+    @abc.abstractmethod
+    async def end_shell(self, shell_pid: int | None, start_time: str | None) -> None:
+        """SIGKILL the shell itself, only once verified to be the one this transport started (same pid, same
+        start time), never anything else."""
 
     @abc.abstractmethod
     async def close(self) -> None: ...
@@ -152,7 +172,9 @@ class ShellSession:
         # about 50 us) when the shell can write there, else /tmp (about 250 us on an overlay file system).
         self.env_files = (f"/dev/shm/.mlgym-shell-{self.nonce}.env", f"/tmp/.mlgym-shell-{self.nonce}.env")
         self.inspect: Inspector | None = None  # set by the owner to enable the stuck check
+        # Learnt at startup, before any command of the agent's could print a forged marker; never updated after.
         self.shell_pid: int | None = None
+        self.start_time: str | None = None  # field 22 of /proc/PID/stat: with the pid, names this process only
         self.cwd = ""
         self.open_file = ""
         self.alive = False
@@ -175,8 +197,11 @@ class ShellSession:
         # foreground job without flushing queued input; silence prompts; refuse `exit`, which would
         # end the episode's shell; remember the terminal's settings for commands that change them; and if
         # the shell ends anyway (set -e, builtin exit), report the exit status before it goes.
+        # IGNOREEOF (not exported): a Ctrl-D meant for a terminal reader that has just finished cannot end this
+        # shell; `read </dev/tty` still gets end-of-file, and a shell that replaced this one (exec bash) still ends.
         setup = (
             "stty -echo noflsh cols 160 rows 48 </dev/tty 2>/dev/null; PS1=''; PS2=''; PS0=''; unset PROMPT_COMMAND HISTFILE; "
+            "IGNOREEOF=1000; "
             "set +H +o history; shopt -u checkwinsize; __mlgym_tty=$(stty -g </dev/tty 2>/dev/null); "
             f"__mlgym_e={self.env_files[0]}; [ -w /dev/shm ] || __mlgym_e={self.env_files[1]}; "
             "exit() { if [ \"$BASHPID\" != \"$$\" ]; then builtin exit \"$@\"; fi; "
@@ -184,15 +209,37 @@ class ShellSession:
             "logout() { exit; }; trap " + bash_quote(self._tail("$__mlgym_q", "x")) + " EXIT; " + exports
         )
         self.alive = True
-        result = await self._exchange(setup + "true", "", timeout=timeout, startup=True)
+        # The shell's own start time, so that ending it later can never hit another process that got its pid.
+        result = await self._exchange(setup + "read -r __mlgym_st </proc/$$/stat 2>/dev/null; "
+                                      "\\builtin printf '%s\\n' \"${__mlgym_st##*) }\"", "", timeout=timeout, startup=True)
         if result.exit_code is None:
             raise ShellDied("the shell did not start", "check that the image has bash (mlgym-tui doctor)")
+        fields = result.output.strip().split()
+        self.start_time = fields[19] if len(fields) > 19 and fields[19].isdigit() else None
 
     async def close(self) -> None:
+        """Remove the shell's saved environment and let it exit when it is idle; then drop the connection."""
+        if self.alive and self._pending is None and self._reader is not None and not self._reader.done():
+            files = " ".join(f"{f} {f}.l" for f in self.env_files)
+            try:
+                # Without its EXIT trap, which would save the environment again on the way out.
+                await self.transport.write(
+                    f"\\builtin trap - EXIT; \\command -p rm -f -- {files} 2>/dev/null; \\builtin exit 0\n".encode())
+                await asyncio.wait({self._reader}, timeout=1.0)
+            except Exception:  # noqa: BLE001 - the shell is going either way
+                pass
         self.alive = False
         if self._reader:
             self._reader.cancel()
         await self.transport.close()
+
+    async def end(self) -> None:
+        """Kill the shell itself (it may live on unusable: replaced, or its marker lost), then close."""
+        self.alive = False
+        try:
+            await self.transport.end_shell(self.shell_pid, self.start_time)
+        finally:
+            await self.close()
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Raw terminal text (escape sequences intact) as it arrives; returns an unsubscribe function."""
@@ -244,7 +291,11 @@ class ShellSession:
             # `exec >log 2>&1` or `exec 1>&-` would send the marker away: give the shell its terminal back (plain
             # `exec`: behind `builtin` its redirections would only last for that command).
             "{ [ -t 1 ] && [ -t 2 ]; } || { exec >/dev/tty 2>&1; __mlgym_f+=o; }; "
-            '\\builtin export -p >|"$__mlgym_e" 2>/dev/null; '
+            # Ends with a known line, so a copy cut short (a full /dev/shm) is not taken for the environment; if
+            # the write fails the copy moves to /tmp for good.
+            f'{{ \\builtin export -p; \\builtin printf "%s\\n" "{ENV_FILE_END}"; }} >|"$__mlgym_e" 2>/dev/null || '
+            f'{{ __mlgym_e={self.env_files[1]}; {{ \\builtin export -p; \\builtin printf "%s\\n" "{ENV_FILE_END}"; }} '
+            '>|"$__mlgym_e" 2>/dev/null; }; '
             "\\builtin printf '\\036MLGYM%s\\037%s\\037%s\\037%s\\037%s\\037%s\\037%s\\036\\n' "
             f"{self.nonce} {seq} \"$__mlgym_s\" \"$$\" \"$__mlgym_f\" \"${{CURRENT_FILE:-}}\" \"$PWD\""
         )
@@ -266,7 +317,7 @@ class ShellSession:
             )
         tail = self._tail(str(seq))
         if extra:
-            tail = tail.replace("\\builtin export -p", extra + "\\builtin export -p", 1)
+            tail = tail.replace("{ \\builtin export -p", extra + "{ \\builtin export -p", 1)
         # One line: a program reading the terminal finds no queued input, so it cannot eat the marker.
         lines.append(f'__mlgym_q={seq}; \\eval "$__mlgym_c" </dev/null; {tail}')
         return "\n".join(lines) + "\n"
@@ -313,7 +364,7 @@ class ShellSession:
             note = f"{note}\n{cut_note}".strip()
         result = CommandResult(
             command=command,
-            output="" if startup else capture.text(),
+            output=capture.text(),  # at startup: the shell's /proc stat line, for start()
             exit_code=exit_code,
             duration=time.monotonic() - pending.started,
             cwd=self.cwd,
@@ -340,63 +391,88 @@ class ShellSession:
         deadline = pending.started + timeout
         check_every = self.limits.stuck_check_after
         next_check = 0.0
-        while not pending.done.done():
-            now = time.monotonic()
-            wait = deadline - now
-            if no_output_timeout:
-                wait = min(wait, pending.last_output + no_output_timeout - now)
-            wait = max(0.0, min(wait, 0.5))
-            await asyncio.wait({pending.done}, timeout=wait)
-            if pending.done.done():
-                break
-            now = time.monotonic()
-            reason = None
-            if self._interrupt_requested:
-                reason, kind = "interrupted by request", "interrupted"
-            elif now >= deadline:
-                reason, kind = f"timed out after {timeout:g} s", "timeout"
-            elif no_output_timeout and now >= pending.last_output + no_output_timeout:
-                reason, kind = f"no output for {no_output_timeout:g} s", "timeout"
-            elif pending.capture.total > self.limits.max_output_bytes:
-                reason, kind = f"output exceeded {self.limits.max_output_bytes:,} bytes", "timeout"
-            elif (self.inspect is not None and not startup and now >= next_check
-                  and now - pending.last_output >= self.limits.stuck_check_after):
-                outcome = await self._check_stuck(pending)
-                check_every = min(check_every * 2, STUCK_CHECK_MAX_INTERVAL)
-                next_check = time.monotonic() + check_every
-                if outcome is not None:
-                    return outcome
-                continue
-            if reason is None:
-                continue
-            if startup:
-                raise ShellDied("the shell did not answer", "check the engine and the image (mlgym-tui doctor)")
-            how, ended = await self._stop_running(pending)
-            return f"[{reason}: {how}]", kind == "timeout", kind == "interrupted", ended
-        return "", False, False, ""
-
-    async def _check_stuck(self, pending: _Pending) -> tuple[str, bool, bool, str] | None:
-        """Look at a silent command from outside; stop it if it waits for the terminal. None: it is working."""
-        if self.shell_pid is None:
-            return None
+        # The stuck check runs beside the wait (an exec takes 0.25 s, seconds under load): a command that ends
+        # meanwhile is seen at once, and the check's verdict about it is dropped.
+        probe: asyncio.Task | None = None
         try:
-            verdict = (await self.inspect(f"set -- {self.shell_pid}\n{_PROBE}")).strip().splitlines()
+            while not pending.done.done():
+                now = time.monotonic()
+                wait = deadline - now
+                if no_output_timeout:
+                    wait = min(wait, pending.last_output + no_output_timeout - now)
+                wait = max(0.0, min(wait, 0.5))
+                await asyncio.wait({pending.done, probe} if probe else {pending.done}, timeout=wait,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                if pending.done.done():
+                    break
+                now = time.monotonic()
+                reason = None
+                if self._interrupt_requested:
+                    reason, kind = "interrupted by request", "interrupted"
+                elif now >= deadline:
+                    reason, kind = f"timed out after {timeout:g} s", "timeout"
+                elif no_output_timeout and now >= pending.last_output + no_output_timeout:
+                    reason, kind = f"no output for {no_output_timeout:g} s", "timeout"
+                elif pending.capture.total > self.limits.max_output_bytes:
+                    reason, kind = f"output exceeded {self.limits.max_output_bytes:,} bytes", "timeout"
+                elif probe is not None:
+                    if probe.done():
+                        verdict, probe = probe.result(), None
+                        check_every = min(check_every * 2, STUCK_CHECK_MAX_INTERVAL)
+                        next_check = time.monotonic() + check_every
+                        outcome = await self._act_on(verdict, pending)
+                        if outcome is not None:
+                            return outcome
+                    continue
+                elif (self.inspect is not None and not startup and now >= next_check
+                      and now - pending.last_output >= self.limits.stuck_check_after):
+                    probe = asyncio.create_task(self._probe())
+                    continue
+                if reason is None:
+                    continue
+                if startup:
+                    raise ShellDied("the shell did not answer", "check the engine and the image (mlgym-tui doctor)")
+                how, ended = await self._stop_running(pending)
+                return f"[{reason}: {how}]", kind == "timeout", kind == "interrupted", ended
+            return "", False, False, ""
+        finally:
+            if probe is not None:
+                probe.cancel()
+
+    async def _probe(self) -> tuple[str, int | None, str]:
+        """What the shell's foreground is doing, seen from outside: (busy | gone | tty, reader's pid, its name)."""
+        if self.shell_pid is None or self.inspect is None:
+            return "busy", None, ""
+        try:
+            lines = (await self.inspect(f"set -- {self.shell_pid}\n{_PROBE}")).strip().splitlines()
         except Exception:  # noqa: BLE001 - a failed look is no evidence either way; the timeouts still hold
+            return "busy", None, ""
+        match = _VERDICT.fullmatch(lines[-1].strip()) if lines else None
+        if match is None:
+            return "busy", None, ""
+        if match.group(2) is None:
+            return match.group(1), None, ""
+        return "tty", int(match.group(2)), match.group(3)
+
+    async def _act_on(self, verdict: tuple[str, int | None, str], pending: _Pending) -> tuple[str, bool, bool, str] | None:
+        """Stop a command that waits for the terminal. None: it is working (or has just finished)."""
+        kind, reader, name = verdict
+        if pending.done.done() or kind == "busy":
             return None
-        verdict = verdict[-1].split(" ", 2) if verdict else ["busy"]
-        if pending.done.done() or verdict[0] == "busy":
-            return None
-        if verdict[0] == "gone":
+        if kind == "gone":
             return "", False, False, "the shell process is gone (killed?)"
-        pid = int(verdict[1]) if verdict[1].isdigit() else -1
-        if pid != self.shell_pid:
-            # A program waits for a password or a key: end its process group; the shell's line goes on.
-            await self.transport.kill_foreground(self.shell_pid)
+        if reader != self.shell_pid:
+            # A program waits for a password or a key: end its process group (or, inside `$(...)`, where it shares
+            # the shell's group, the program and its children); the shell's line goes on.
+            await self.transport.kill_foreground(self.shell_pid, reader)
             if await self._settles(pending):
-                return f"[{TTY_NOTE} (SIGKILL to {verdict[-1]})]", False, False, ""
+                return f"[{TTY_NOTE} (SIGKILL to {name})]", False, False, ""
             return "", False, False, "the shell did not come back after a program waiting for terminal input was killed"
         # The shell itself reads the terminal: a `read` from /dev/tty, or a replaced shell (exec bash) at its
-        # prompt. End-of-file ends the read (the line goes on) or that shell (and a fresh one is started).
+        # prompt. End-of-file ends the read (the line goes on) or that shell (and a fresh one is started). Looked at
+        # again right before: a shell back at its own prompt must not get it (IGNOREEOF guards that too).
+        if pending.done.done():
+            return None
         await self.transport.write(b"\x04")
         if await self._settles(pending):
             exit_code, how = pending.done.result()
@@ -489,7 +565,8 @@ class ShellSession:
         pending = self._pending
         if pending is None or pending.done.done() or seq != str(pending.seq):
             return  # a marker sent again after Ctrl-C, for a command that had already finished
-        self.shell_pid = int(pid) if pid.isdigit() else self.shell_pid
+        if self.shell_pid is None and pid.isdigit():
+            self.shell_pid = int(pid)  # the startup marker: no command of the agent's has run yet
         self.cwd, self.open_file = cwd, open_file
         code = int(status) if status.lstrip("-").isdigit() else None
         if "f" in flags:
