@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+import ray_cluster as _ray_cluster
 from ray_cluster import ray_cluster  # noqa: F401 - one session cluster for every test module that asks
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,3 +59,17 @@ def container(engine):
     box = engine.start(ContainerSpec(image=config.image, memory="1g", cpus=1.0, pids=256, labels={"mlgym-tui.test": "1"}))
     yield box
     box.remove()
+
+
+_LAST_RAY_TEST: list[str] = []
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    users = [item.nodeid for item in items if "ray_cluster" in getattr(item, "fixturenames", ())]
+    _LAST_RAY_TEST[:] = users[-1:]
+
+
+def pytest_runtest_teardown(item, nextitem) -> None:
+    """Ray's idle processes take CPU from the rest of the suite: stop the cluster after the last test using it."""
+    if _LAST_RAY_TEST and item.nodeid == _LAST_RAY_TEST[0]:
+        _ray_cluster.shut_down()

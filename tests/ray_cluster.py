@@ -24,6 +24,9 @@ def _ray():
         pytest.skip(str(exc))
 
 
+_running: list = []  # the session's cluster while it runs
+
+
 @pytest.fixture(scope="session")
 def ray_cluster():
     """A head and one worker node, each declaring 2 mlgym_containers and 1 CPU; this process is connected."""
@@ -32,11 +35,20 @@ def ray_cluster():
 
     cluster = Cluster(initialize_head=True, head_node_args={
         "num_cpus": 1, "resources": {CONTAINER_RESOURCE: 2}, "include_dashboard": False})
+    _running.append(cluster)
     cluster.add_node(num_cpus=1, resources={CONTAINER_RESOURCE: 2})
     cluster.wait_for_nodes()
     ray.init(address=cluster.address, log_to_driver=False, logging_level="WARNING")
     try:
         yield cluster
     finally:
-        ray.shutdown()
+        shut_down()
+
+
+def shut_down() -> None:
+    """Stop the session's cluster now (idempotent): its idle processes cost CPU the rest of the suite needs, so
+    conftest.py calls this after the last test that asks for it."""
+    while _running:
+        cluster = _running.pop()
+        import_ray().shutdown()
         cluster.shutdown()

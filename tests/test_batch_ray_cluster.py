@@ -15,9 +15,9 @@ from mlgym_tui.config.runtime import DEFAULT_IMAGE
 
 
 @pytest.fixture
-def cluster(request):
-    """The session's two-node cluster (asked by name: a parameter named like the imported fixture would shadow it)."""
-    return request.getfixturevalue("ray_cluster")
+def cluster(ray_cluster):
+    """The session's two-node cluster (conftest.py)."""
+    return ray_cluster
 
 
 def _mlgym(args: list[str], timeout: float = 240, env: dict | None = None) -> subprocess.CompletedProcess:
