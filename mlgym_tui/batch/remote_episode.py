@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from mlgym_tui.batch.progress import SlotProgress, best_text
+from mlgym_tui.episode.state import primary_metric
 from mlgym_tui.stream.events import Event
+from mlgym_tui.trajectory.run_dir import fresh_dir
 
 
 class RemoteEpisode:
@@ -37,10 +39,7 @@ class RemoteEpisode:
 
     @property
     def primary_metric(self) -> dict[str, Any] | None:
-        for metric in self.metrics:
-            if metric.get("primary"):
-                return metric
-        return self.metrics[0] if self.metrics else None
+        return primary_metric(self.metrics)
 
     @property
     def started(self) -> bool:
@@ -75,7 +74,8 @@ class RemoteEpisode:
         from mlgym_tui.trajectory import Recorder
 
         self.where = {k: hello.get(k) for k in ("node_id", "host", "pid")}
-        self.run_dir = await asyncio.to_thread(_fresh_dir, self.slot, hello["run_name"])
+        # named as the worker named it, so EpisodeStarted.run_id is the folder's name
+        self.run_dir = await asyncio.to_thread(fresh_dir, self.slot, hello["run_name"])
         # The worker's config, redacted there with its own secrets; the Recorder redacts again with ours.
         self.recorder = Recorder(self.run_dir, hello["task_id"], hello["config"])
         self.max_steps = hello.get("max_steps", 0)
@@ -120,16 +120,3 @@ class RemoteEpisode:
     async def close(self) -> None:
         if self.recorder is not None:
             await self.recorder.aclose()
-
-
-def _fresh_dir(slot: Path, name: str) -> Path:
-    """slot/name as the worker named it (so EpisodeStarted.run_id is the folder's name), made race-free."""
-    slot.mkdir(parents=True, exist_ok=True)
-    suffix = 1
-    while True:
-        candidate = slot / (name if suffix == 1 else f"{name}-{suffix}")
-        try:
-            candidate.mkdir()
-            return candidate
-        except FileExistsError:
-            suffix += 1

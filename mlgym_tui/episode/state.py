@@ -27,10 +27,15 @@ class EpisodeInfo:
 
     @property
     def primary_metric(self) -> dict[str, Any] | None:
-        for metric in self.metrics:
-            if metric.get("primary"):
-                return metric
-        return self.metrics[0] if self.metrics else None
+        return primary_metric(self.metrics)
+
+
+def primary_metric(metrics: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The metric declared primary, else the first; None when the task declares none."""
+    for metric in metrics:
+        if metric.get("primary"):
+            return metric
+    return metrics[0] if metrics else None
 
 
 @dataclass(frozen=True)

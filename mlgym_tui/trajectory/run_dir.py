@@ -27,11 +27,15 @@ def make_run_dir(runs_root: Path, model: str, task_id: str, agent: str, now: dat
     """Create and return a fresh run directory; a numeric suffix (-2, -3, ...) avoids clobbering an existing one."""
     stamp = (now or datetime.now()).strftime(TIMESTAMP_FORMAT)
     base = "__".join([stamp, sanitise_name_part(model), sanitise_name_part(task_id), sanitise_name_part(agent)])
-    runs_root = Path(runs_root)
-    runs_root.mkdir(parents=True, exist_ok=True)
+    return fresh_dir(Path(runs_root), base)
+
+
+def fresh_dir(parent: Path, name: str) -> Path:
+    """Create parent/name, or parent/name-2, -3, ... when taken, and return it."""
+    parent.mkdir(parents=True, exist_ok=True)
     suffix = 1
     while True:
-        candidate = runs_root / (base if suffix == 1 else f"{base}-{suffix}")
+        candidate = parent / (name if suffix == 1 else f"{name}-{suffix}")
         try:
             # mkdir without exist_ok is the race-free existence check: two runs started in the same second
             # both get their own directory.
