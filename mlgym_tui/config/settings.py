@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from mlgym_tui.config.paths import config_dir, settings_path
 from mlgym_tui.config.runtime import RuntimeConfig
 
-__all__ = ["AppSettings", "ConfigError", "ExecutorConfig", "config_dir", "get_settings", "read_settings", "runs_dir",
+__all__ = ["NOTIFY_KINDS", "AppSettings", "ConfigError", "ExecutorConfig", "NotifyConfig", "NotifyKind", "config_dir", "get_settings", "read_settings", "runs_dir",
            "settings_path", "settings_table", "use_settings"]
 
 
@@ -40,6 +42,57 @@ class ExecutorConfig(BaseModel):
     """Times an episode ended by the infrastructure (its node lost, engine down, image missing) is run again."""
 
 
+NotifyKind = Literal["awaiting_confirmation", "validation_improved", "episode_ended", "error"]
+"""What a person can ask to be told about: a proposal waiting for approval (confirm mode), a validation better than
+the best so far, the end of an episode, an error."""
+NOTIFY_KINDS: tuple[NotifyKind, ...] = get_args(NotifyKind)
+
+
+class NotifyConfig(BaseModel):
+    """How a person is told that an episode needs them (mlgym_tui/episode/notify.py): a bell, a webhook, or both."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    on: list[NotifyKind] = Field(default_factory=lambda: list(NOTIFY_KINDS))
+    """What to be told about (`[]`: nothing): a proposal awaiting approval, a new best validation, an episode's end,
+    an error."""
+    bell: bool = False
+    """Ring the terminal bell (the TUI's, or a headless run's when its stderr is a terminal); at most once a second."""
+    webhook: str | None = None
+    """An http(s) URL each notification is POSTed to as JSON {kind, title, text, run_id, task_id, run_dir, time}."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_on_key(cls, data: Any) -> Any:
+        # YAML 1.1 reads a bare `on:` key as the boolean true; the person meant this field.
+        if isinstance(data, dict) and True in data and "on" not in data:
+            data = {("on" if key is True else key): value for key, value in data.items()}
+        return data
+
+    @field_validator("on", mode="before")
+    @classmethod
+    def _known_kinds(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list):
+            for kind in value:
+                if kind not in NOTIFY_KINDS:
+                    raise PydanticCustomError("notify_kind", "unknown notification kind {kind}; use any of: {known}",
+                                              {"kind": repr(kind), "known": ", ".join(NOTIFY_KINDS)})
+        return value
+
+    @field_validator("webhook")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise PydanticCustomError("notify_webhook", "webhook must be an http(s) URL such as "
+                                      "https://example.org/hook, got {url}", {"url": repr(value)})
+        return value.strip()
+
+
 class AppSettings(BaseModel):
     """Everything settings.yaml may hold; a key it does not know is an error naming the key."""
 
@@ -57,6 +110,8 @@ class AppSettings(BaseModel):
     """Binding id -> keys, e.g. `{pause: ctrl+p}`; the help screen (F1) lists every id."""
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     """Where batch runs execute: this machine or a Ray cluster (the `executor.*` rows)."""
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    """How a person is told an episode needs them: a bell, a webhook (the `notify.*` rows); silent until one is set."""
 
 
 def describe_validation_error(path: Path | str, exc: ValidationError) -> str:
