@@ -17,13 +17,15 @@ PACKAGE = Path(mlgym_tui.__file__).resolve().parent
 # may also import what those may import (top imports bottom), never anything else. An edge the architecture
 # table does not have carries its reason.
 ALLOWED: dict[str, dict[str, str]] = {
-    "tui": {"episode": "", "batch": "", "agents": "", "environment": "", "tools": "", "trajectory": "",
+    "tui": {"control": "", "episode": "", "batch": "", "agents": "", "environment": "", "tools": "", "trajectory": "",
             "evaluation": "", "runtime": "", "stream": "", "config": "", "tasks": ""},
     "cli": {"tui": "play, replay and the bare command open the TUI (imported inside run, so other commands stay light)",
-            "episode": "", "batch": "", "agents": "", "environment": "", "tools": "", "trajectory": "",
+            "control": "", "episode": "", "batch": "", "agents": "", "environment": "", "tools": "", "trajectory": "",
             "evaluation": "", "runtime": "", "stream": "", "config": "", "tasks": ""},
     "episode": {"agents": "", "environment": "", "trajectory": "", "stream": ""},
-    "batch": {"episode": "a batch runs its episodes through the episode runner", "agents": "", "environment": "",
+    "control": {"episode": "the endpoint serves a Controller; the viewer mirrors one", "agents": "", "stream": "",
+                "config": ""},
+    "batch": {"control": "every batch episode serves itself", "episode": "a batch runs its episodes through the episode runner", "agents": "", "environment": "",
               "trajectory": "", "stream": ""},
     "agents": {"config": "", "stream": ""},
     "environment": {"tools": "same layer: the environment installs and runs the agent's commands of tools/",

@@ -10,9 +10,14 @@ controller_api.md for the contract. No textual here.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import getpass
 import logging
+import re
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +37,20 @@ log = logging.getLogger(__name__)
 
 class ControllerError(ValueError):
     """A front end asked for something impossible; the message says what and how to fix it."""
+
+
+def who_am_i() -> str:
+    """user@host: how a person steering an episode is named in its events and status bars."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def command_name(command: cmd.Command) -> str:
+    """SetMode -> set_mode: the name a command is recorded and sent under."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(command).__name__).lower()
 
 
 class Controller:
@@ -74,6 +93,11 @@ class Controller:
             steps_on_disk=recorder.step_synced if recorder is not None else None,
         )
         self._task: asyncio.Task | None = None
+        # A served episode (mlgym_tui/control) records every command with who sent it; the process's own front
+        # end is named user@host (local), an attached viewer by the name it gave.
+        self.record_commands = False
+        self.local_who = f"{who_am_i()} (local)"
+        self._sender: str | None = None
 
     # ================================================================ reading
 
@@ -179,7 +203,24 @@ class Controller:
 
     def send(self, command: cmd.Command) -> None:
         """Queue a command for the runner (the methods below check it first)."""
+        if self.record_commands and not isinstance(command, cmd.TerminalCommand):  # that one becomes a step
+            self.emit(ev.CommandSent(who=self.sender, command=command_name(command),
+                                     args=dataclasses.asdict(command)))
         self.runner.submit(command)
+
+    @property
+    def sender(self) -> str:
+        """Who the command being sent now comes from."""
+        return self._sender or self.local_who
+
+    @contextmanager
+    def sent_by(self, who: str) -> Iterator[None]:
+        """Commands sent inside this block are recorded as sent by `who` (an attached viewer)."""
+        previous, self._sender = self._sender, who
+        try:
+            yield
+        finally:
+            self._sender = previous
 
     def set_mode(self, mode: Mode) -> None:
         self._require_live("change the mode")

@@ -288,3 +288,25 @@ class ErrorEvent(Event):
     type: ClassVar[str] = "error"
     message: str
     fatal: bool = False
+
+
+@dataclass(kw_only=True)
+class ControlChanged(Event):
+    """Who steers the episode from an attached viewer changed (mlgym_tui/control): `holder` is "user@host", or ""
+    when nobody holds control. `reason`: taken, handed over, released, or the holder's connection was lost."""
+
+    type: ClassVar[str] = "control_changed"
+    holder: str
+    reason: str
+
+
+@dataclass(kw_only=True)
+class CommandSent(Event):
+    """A front end steered the episode: which command, with its arguments, and who sent it ("user@host", with
+    " (local)" for the process that runs the episode). Refused commands are recorded too, with the refusal."""
+
+    type: ClassVar[str] = "command_sent"
+    who: str
+    command: str
+    args: dict[str, Any] = field(default_factory=dict)
+    refused: str = ""

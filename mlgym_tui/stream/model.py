@@ -103,6 +103,7 @@ class EpisodeModel:
     messages: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     shell_chunks: list[str] = field(default_factory=list)  # not kept: drained by the shell pane
+    control_holder: str = ""  # the attached viewer steering the episode ("user@host"); "" when none
     last_event_t: float | None = None
 
     # ---------------------------------------------------------------- folding
@@ -270,6 +271,10 @@ class EpisodeModel:
     def _on_message_to_agent(self, e: ev.MessageToAgent) -> Changed:
         self.messages.append(e.text)
         return TRANSCRIPT
+
+    def _on_control_changed(self, e: ev.ControlChanged) -> Changed:
+        self.control_holder = e.holder
+        return STATUS
 
     def _on_error(self, e: ev.ErrorEvent) -> Changed:
         self.errors.append(e.message)
