@@ -66,6 +66,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("reload_runs", "f5", "reload_runs", "Reload runs", ("task_browser",)),
     Action("open_run", "o", "open_run", "Open run", ("task_browser",)),
     Action("running_episode", "e", "running_episode", "Back to running episode", ("task_browser",)),
+    Action("attach_episode", "a", "attach", "Attach to running episode", ("task_browser",)),
     # ------------------------------------------------------------ the live episode
     Action("pause", "p", "pause", "Pause/resume", _EPISODE),
     Action("step_once", "n", "step_once", "Step once", _EPISODE),
@@ -84,6 +85,10 @@ ACTIONS: tuple[Action, ...] = (
     Action("reject", "r", "reject", "Reject", _EPISODE),
     Action("limit", "l", "limit", "Set limit", _EPISODE, show=False),
     Action("terminal", "f6", "toggle_terminal", "Terminal", _EPISODE, show=False, priority=True),
+    # attached viewers (mlgym-tui attach): one holds control at a time; shown only when they apply
+    Action("request_control", "ctrl+g", "request_control", "Request control", _EPISODE, priority=True),
+    Action("give_control", "ctrl+y", "give_control", "Give control", _EPISODE),
+    Action("release_control", "ctrl+l", "release_control", "Release control", _EPISODE),
     Action("toggle_transcript", "1", "toggle_pane('transcript-pane')", "Transcript", _PANES, show=False),
     Action("toggle_shell", "2", "toggle_pane('shell-pane')", "Shell", _PANES, show=False),
     Action("toggle_metrics", "3", "toggle_pane('metrics-pane')", "Metrics", _PANES, show=False),
