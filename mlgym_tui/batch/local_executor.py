@@ -16,8 +16,11 @@ class LocalExecutor:
     name = "local"
 
     def __init__(self, runner: Any) -> None:
+        from mlgym_tui.episode.notify import Bell, terminal_bell
+
         self.runner = runner
         self._active: set[Any] = set()
+        self.bell = Bell(terminal_bell)  # shared: twenty episodes ending together ring once
 
     @property
     def active(self) -> int:
@@ -57,12 +60,16 @@ class LocalExecutor:
         progress.max_steps = controller.max_steps
         progress.controller = controller
         controller.subscribe(lambda event: self._on_event(progress, controller, event))
+        from mlgym_tui.control.services import serve_episode
+
+        services = await serve_episode(controller, bell=self.bell)  # attachable: mlgym-tui attach RUN_DIR
         self._active.add(controller)
         progress.status = "running"
         runner.display.started(progress)
         try:
             await controller.run()
         finally:
+            await services.close()
             self._active.discard(controller)
             progress.refresh_from(controller)
             progress.status = settle(runner.stopping, controller.exit_status, controller.run_dir)

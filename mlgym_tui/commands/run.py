@@ -27,6 +27,9 @@ def add_episode_options(parser, *, task_required: bool = True, agent_default: st
     parser.add_argument("--gpus", default=None, metavar="all|N|0,1",
                         help="GPUs for the task and evaluation containers (default: settings runtime.gpus, else none)")
     parser.add_argument("--quiet", action="store_true", help="no live display; only the final summary")
+    parser.add_argument("--listen", default=None, metavar="HOST:PORT",
+                        help="also serve the episode's control endpoint on TCP (a token is made, printed and kept 0600 "
+                             "in the run directory); it always serves a Unix socket there: mlgym-tui attach RUN_DIR")
 
 
 def register(subparsers) -> None:
@@ -79,6 +82,7 @@ async def run_single_cli(args, task: str, parent: str | None = None, fork_step: 
     from mlgym_tui.batch.preflight import PreflightError, check_before_start
     from mlgym_tui.config.agent import AgentConfigError
     from mlgym_tui.config.settings import ConfigError, get_settings, runs_dir as settings_runs_dir
+    from mlgym_tui.control.server import ListenError
     from mlgym_tui.episode.controller import ControllerError
     from mlgym_tui.episode.session import resolve_agent, resolve_task
     from mlgym_tui.runtime.errors import RuntimeProblem
@@ -90,6 +94,14 @@ async def run_single_cli(args, task: str, parent: str | None = None, fork_step: 
         runtime = with_gpus(settings.runtime, args.gpus)
         engine = args.engine or runtime.engine
         runs_dir = settings_runs_dir(args.runs_dir)
+        listen = getattr(args, "listen", None)
+        if listen:
+            from mlgym_tui.control.endpoint import parse_listen
+
+            try:
+                parse_listen(listen)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
         # A missing key, an unroutable model, an engine or image missing: said now, before any container starts.
         agent = resolve_agent(args.agent, args.model, args.api_base, args.max_steps, args.cost_limit)
         connected = await check_before_start([resolve_task(task)], agent, engine, runtime)
@@ -97,7 +109,7 @@ async def run_single_cli(args, task: str, parent: str | None = None, fork_step: 
         controller = await run_single(
             task, args.agent, engine_name=engine, mode=args.mode, runs_dir=runs_dir, model=args.model,
             api_base=args.api_base, max_steps=args.max_steps, cost_limit=args.cost_limit, runtime=runtime,
-            parent=parent, fork_step=fork_step, console=console, quiet=args.quiet, engine=connected,
+            parent=parent, fork_step=fork_step, console=console, quiet=args.quiet, engine=connected, listen=listen,
         )
     except PreflightError as exc:
         for problem in exc.problems:
@@ -106,6 +118,8 @@ async def run_single_cli(args, task: str, parent: str | None = None, fork_step: 
     except (AgentConfigError, ConfigError, ControllerError, TrajectoryError) as exc:
         return fail(str(exc), 2)
     except RuntimeProblem as exc:
+        return fail(str(exc), 2)
+    except ListenError as exc:
         return fail(str(exc), 2)
     await cleanup  # long done by now: it ran beside the episode
     return 0 if controller.succeeded else 1
@@ -142,8 +156,10 @@ async def run_single(
     console=None,
     quiet: bool = False,
     engine=None,
+    listen: str | None = None,
 ):
-    """Run one episode to its end with a terminal front end; returns the finished Controller."""
+    """Run one episode to its end with a terminal front end; returns the finished Controller. The episode serves
+    its control endpoint meanwhile (`mlgym-tui attach RUN_DIR`; `listen`: TCP too) and sends notifications."""
     import signal
     import sys
     from pathlib import Path
@@ -160,6 +176,18 @@ async def run_single(
     )
     import asyncio
 
+    from mlgym_tui.control.server import ListenError
+    from mlgym_tui.control.services import serve_episode
+    from mlgym_tui.episode.notify import terminal_bell
+
+    try:
+        services = await serve_episode(controller, listen=listen, bell=terminal_bell)
+    except ListenError:
+        controller.recorder.close()  # nothing ran: leave no half-made run behind
+        import shutil
+
+        shutil.rmtree(controller.run_dir, ignore_errors=True)
+        raise
     loop = asyncio.get_running_loop()
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -169,6 +197,11 @@ async def run_single(
         except (NotImplementedError, RuntimeError, ValueError):
             pass
     console.print(f"run directory: {controller.run_dir}")
+    console.print(f"attach: mlgym-tui attach {controller.run_dir}", markup=False, highlight=False)
+    if services.address:
+        console.print(f"listening on {services.address} (token {services.server.token}, also in "
+                      f"{controller.run_dir / 'control.token'}): mlgym-tui attach {services.address} --token TOKEN",
+                      markup=False, highlight=False)
     interactive = mode != "auto" or controller.state.agent_is_person or controller.mode == "human"
     live_ok = console.is_terminal and not interactive and not quiet
     status = _Status(controller)
@@ -189,6 +222,7 @@ async def run_single(
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+        await services.close()
     console.print(status.summary())
     return controller
 
