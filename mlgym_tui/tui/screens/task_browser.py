@@ -1,7 +1,12 @@
-"""Home screen: tasks with a filter, the selected task's details and its past runs; start episodes here, and
-return to the ones left running (`e`, or their row in past runs)."""
+"""Home screen: tasks with a filter, the selected task's details and its past runs; start episodes here, return
+to the ones left running (`e`, or their row in past runs), and attach (`a`) to episodes other processes run
+under the runs folder (headless runs, batches, other apps)."""
 
 from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.actions import SkipAction
@@ -12,11 +17,18 @@ from textual.widgets import DataTable, Footer, Header, Input, Label
 
 from mlgym_tui.tui.actions import bindings_for
 from mlgym_tui.tui.episode_request import EpisodeRequest
+from mlgym_tui.tui.running_index import RunningEpisode, RunningIndex
 from mlgym_tui.tui.runs_index import index_runs, rows_for
 from mlgym_tui.tui.screens.start_dialog import StartDialog
+from mlgym_tui.tui.widgets.running_table import RunningTable
 from mlgym_tui.tui.widgets.runs_table import RunsTable
 from mlgym_tui.tui.widgets.task_details import TaskDetails
 from mlgym_tui.tui.widgets.task_table import TaskTable
+
+log = logging.getLogger(__name__)
+
+RUNNING_SCAN_S = 2.0  # how often the list of episodes running under the runs folder is read again
+REPLAY_CHOICES = [("replay", "Open its replay"), ("cancel", "Back")]
 
 
 class TaskBrowser(Screen):
@@ -32,6 +44,9 @@ class TaskBrowser(Screen):
         self.shown: list = list(tasks.values())
         self.selected = self.shown[0] if self.shown else None
         self._kept: list[int] = []  # the episode screens the `e` key was last shown for
+        self.running: list[RunningEpisode] = []  # episodes other processes run under the runs folder
+        self._running_index = RunningIndex()
+        self._scanning = False
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
@@ -44,6 +59,8 @@ class TaskBrowser(Screen):
                 yield Label("past runs", classes="pane-title", id="runs-title")
                 yield RunsTable(id="runs-table")
                 yield Label("", id="running-episodes")
+                yield Label("", classes="pane-title", id="running-title")
+                yield RunningTable(id="running-table")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -55,6 +72,9 @@ class TaskBrowser(Screen):
         self.call_after_refresh(self.run_worker, self.load_tasks, name="task-registry", group="tasks", thread=True)
         self.show_running()
         self.set_interval(1.0, self.show_running, name="running-episodes")
+        self.query_one("#running-title").display = self.query_one(RunningTable).display = False
+        self.call_after_refresh(self.scan_running)
+        self.set_interval(RUNNING_SCAN_S, self.scan_running, name="running-scan")
 
     def kept_episodes(self) -> list:
         """Episode screens left (not on the screen stack), running or ended since."""
@@ -86,7 +106,91 @@ class TaskBrowser(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "running_episode":
             return bool(self.kept_episodes())
+        if action == "attach":
+            return bool(self.running)
         return True
+
+    # ---------------------------------------------------------------- episodes other processes run
+
+    def scan_running(self) -> None:
+        """Read the running list again on a worker thread; skipped while one read is under way or the browser
+        is not shown."""
+        if self._scanning or not self.is_current:
+            return
+        self._scanning = True
+        self.run_worker(self._scan_running, name="running-scan", group="running", thread=True, exit_on_error=False)
+
+    def _scan_running(self) -> None:
+        """Worker thread: the episodes running under the runs folder."""
+        try:
+            episodes = self._running_index.scan(self.app.runs_dir())
+        except Exception:  # an unreadable folder must not end the app: the list stays as it was
+            log.exception("reading the running episodes failed")
+            return
+        finally:
+            self._scanning = False
+        self.app.call_from_thread(self.set_running, episodes)
+
+    def set_running(self, episodes: list[RunningEpisode]) -> None:
+        try:
+            table = self.query_one(RunningTable)
+        except NoMatches:  # the app quit during the read
+            return
+        # this app's own episodes are its `e` line, not listed here
+        live = [s.controller for s in getattr(self.app, "episodes", [])
+                if s.controller is not None and s.controller.run_dir]
+        if live:
+            from mlgym_tui.control.client import RemoteEpisode
+
+            own = {Path(os.path.abspath(c.run_dir)) for c in live if not isinstance(c, RemoteEpisode)}
+            episodes = [e for e in episodes if e.run_dir not in own]
+        had = bool(self.running)
+        self.running = episodes
+        table.show(episodes)
+        table.display = bool(episodes)
+        title = self.query_one("#running-title", Label)
+        title.display = bool(episodes)
+        title.update(f"running elsewhere: {len(episodes)} — a to attach")
+        if had != bool(episodes):
+            self.refresh_bindings()
+
+    def action_attach(self, run_dir: Path | None = None) -> None:
+        """Attach to the highlighted running episode (or `run_dir`): its live screen, as if started here."""
+        run_dir = run_dir or self.query_one(RunningTable).selected_run()
+        if run_dir is None:
+            self.notify("no episode is running under the runs folder", severity="warning")
+            return
+        screen = self.app.episode_for_run(run_dir)
+        if screen is not None and self.app.return_to_episode(screen):
+            return  # already open in this app
+        self.run_worker(self.attach_to(run_dir), name="attach", group="attach", exclusive=True, exit_on_error=False)
+
+    async def attach_to(self, run_dir: Path) -> None:
+        from mlgym_tui.control.client import AttachError, RemoteEpisode
+        from mlgym_tui.tui.screens.episode import EpisodeScreen
+
+        try:
+            remote = await RemoteEpisode.attach(run_dir)
+        except AttachError as exc:
+            self.attach_failed(exc)
+            return
+        self.app.push_screen(EpisodeScreen(controller=remote))
+
+    def attach_failed(self, exc) -> None:
+        """Say why; a run whose process is gone offers its replay."""
+        self.scan_running()
+        if exc.replay_dir is None:
+            self.notify(str(exc), title="attach", severity="error", timeout=10)
+            return
+        from mlgym_tui.tui.screens.choice import ChoiceDialog
+
+        replay_dir = exc.replay_dir
+
+        def chosen(choice: str | None) -> None:
+            if choice == "replay":
+                self.open_replay(replay_dir)
+
+        self.app.push_screen(ChoiceDialog("Cannot attach to this episode", REPLAY_CHOICES, str(exc)), chosen)
 
     def action_running_episode(self) -> None:
         if not self.app.return_to_episode():
@@ -161,6 +265,8 @@ class TaskBrowser(Screen):
             self.action_start()
         elif event.data_table.id == "runs-table" and event.row_key is not None:
             self.open_replay(event.row_key.value)
+        elif event.data_table.id == "running-table" and event.row_key is not None:
+            self.action_attach(Path(event.row_key.value))
 
     def show_task(self, task) -> None:
         self.query_one(TaskDetails).show(task)
