@@ -196,12 +196,13 @@ async def run_single(
             installed.append(sig)
         except (NotImplementedError, RuntimeError, ValueError):
             pass
-    console.print(f"run directory: {controller.run_dir}")
-    console.print(f"attach: mlgym-tui attach {controller.run_dir}", markup=False, highlight=False)
+    # whole lines, never wrapped: people and scripts copy these
+    console.print(f"run directory: {controller.run_dir}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"attach: mlgym-tui attach {controller.run_dir}", markup=False, highlight=False, soft_wrap=True)
     if services.address:
         console.print(f"listening on {services.address} (token {services.server.token}, also in "
                       f"{controller.run_dir / 'control.token'}): mlgym-tui attach {services.address} --token TOKEN",
-                      markup=False, highlight=False)
+                      markup=False, highlight=False, soft_wrap=True)
     interactive = mode != "auto" or controller.state.agent_is_person or controller.mode == "human"
     live_ok = console.is_terminal and not interactive and not quiet
     status = _Status(controller)
