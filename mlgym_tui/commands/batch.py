@@ -99,6 +99,8 @@ async def _run(args, names: list[str]) -> int:
         return fail(str(exc), 2)
     except (RuntimeProblem, RayUnavailable) as exc:
         return fail(str(exc), 2)
+    if runner.display is not None:
+        await runner.display.detached()  # an attach child (1-9 in the live table) still has the terminal
 
     counts = ", ".join(f"{n} {status}" for status, n in sorted(outcome.counts.items()))
     console.print(f"batch {outcome.batch_dir}: {len(outcome.slots)} run(s): {counts}", markup=False, soft_wrap=True)
