@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "mlgym_tui.commands.results",
     "mlgym_tui.commands.run",
     "mlgym_tui.commands.replay",
+    "mlgym_tui.commands.attach",
     "mlgym_tui.commands.fork",
     "mlgym_tui.commands.play",
     "mlgym_tui.commands.rescore",

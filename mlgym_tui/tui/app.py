@@ -227,6 +227,10 @@ class MLGymApp(App):
     async def action_quit(self) -> None:
         """Quit; with episodes running, first ask how to end them (the default scores the last valid
         submission of each)."""
+        screen = self.screen
+        if getattr(screen, "attached", False) and screen.running:
+            screen.ask_detach(then_quit=True)  # an attached episode keeps running: detach, then quit
+            return
         running = self.running_episodes()
         if not running:
             self.exit()

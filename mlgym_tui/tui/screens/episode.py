@@ -2,10 +2,14 @@
 
 Events arrive from a Controller subscription (live) or a list (replay, tests). They are queued and
 applied every FLUSH_S seconds so token streams and chatty output coalesce into one repaint.
+
+The screen runs the episodes it starts (served, so other terminals can attach) and shows attached ones
+(`mlgym-tui attach`: a RemoteEpisode has the Controller's surface) the same way; leaving an attached one detaches.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -27,6 +31,8 @@ from mlgym_tui.tui.widgets.status_bar import LOADING_LIBRARY, StatusBar, format_
 if TYPE_CHECKING:
     from mlgym_tui.episode.controller import Controller
 
+log = logging.getLogger(__name__)
+
 FLUSH_S = 0.05
 Starter = Callable[[], Awaitable["Controller"]]  # returns a ready Controller
 WARN_LEFT_S = 600.0  # a timed session warns when this much time is left (half the limit, for limits under 20 min)
@@ -34,6 +40,15 @@ WARN_LEFT_S = 600.0  # a timed session warns when this much time is left (half t
 
 def warning_point(limit_s: float) -> float:
     return WARN_LEFT_S if limit_s > 2 * WARN_LEFT_S else limit_s / 2
+
+
+def is_remote(controller: Any) -> bool:
+    """An episode attached to (another process runs it), not one run here."""
+    if controller is None:
+        return False
+    from mlgym_tui.control.client import RemoteEpisode
+
+    return isinstance(controller, RemoteEpisode)
 
 
 class EpisodeScreen(Screen):
@@ -57,6 +72,8 @@ class EpisodeScreen(Screen):
         self.events_seen = 0
         self._unsubscribe: Callable[[], None] | None = None
         self._shell_title = ""
+        self.attached = is_remote(controller)  # another process runs it: leaving detaches, control is shared
+        self._detaching = False
 
     # ---------------------------------------------------------------- layout
 
@@ -76,7 +93,7 @@ class EpisodeScreen(Screen):
         self.set_interval(FLUSH_S, self.flush, name="episode-flush")
         if not getattr(self.app, "deterministic", False):
             self.set_interval(1.0, self.body.metrics.refresh_figures, name="episode-clock")
-        if self.controller is not None or self.starter is not None:
+        if (self.controller is not None or self.starter is not None) and not self.attached:
             self.app.keep_episode(self)  # a live episode: leaving its screen keeps it running
         if self.controller is not None:
             self.attach(self.controller)
@@ -92,6 +109,12 @@ class EpisodeScreen(Screen):
     def attach(self, controller: Controller) -> None:
         self.controller = controller
         self.starting = False
+        if is_remote(controller):
+            self.attached = True
+            # the connection's reader task may predate the app (attach connects first): handle on this screen's
+            # own message loop, where the app is active
+            controller.on_notice(lambda text, severity: self.call_later(self.on_episode_notice, text, severity))
+            controller.on_control(lambda message: self.call_later(self.on_control_message, message))
         self._unsubscribe = controller.subscribe(self.receive_event)
         self.sync_from_controller()
         # cheap when untimed (nothing changes), and a limit set while running (`l wall_time_s=N`) shows at once
@@ -103,11 +126,14 @@ class EpisodeScreen(Screen):
         return self.starting or (self.controller is not None and not self.controller.done)
 
     async def run_episode(self) -> None:
-        """The `episode` worker: start the controller (slow: engine, image) then run it; the UI stays live."""
+        """The `episode` worker: start the controller (slow: engine, image), serve it (other terminals can
+        attach), then run it; the UI stays live."""
         status = self.query_one(StatusBar)
         status.busy = "starting container"
+        services = None
         try:
             controller = await self.starter()
+            services = await self.serve(controller)
             self.attach(controller)
             status.busy = ""
             await controller.run()
@@ -117,6 +143,31 @@ class EpisodeScreen(Screen):
         finally:
             self.starting = False
             status.busy = ""
+            if services is not None:
+                try:
+                    await services.close()
+                except Exception:  # noqa: BLE001 - the episode is over; a socket left behind is no reason to fail
+                    log.exception("closing the episode's control endpoint failed")
+
+    async def serve(self, controller: Controller) -> Any:
+        """The episode's control endpoint (other terminals attach) and notifications; None when it cannot be
+        served (the episode still runs here, and the person is told why)."""
+        from mlgym_tui.control.services import serve_episode
+
+        try:
+            services = await serve_episode(controller, bell=self.app.bell)
+        except Exception as exc:  # noqa: BLE001 - attaching is an extra; the episode runs without it
+            log.exception("serving the episode failed")
+            self.notify(f"other terminals cannot attach to this episode: {exc}", severity="warning", timeout=8)
+            return None
+        if services.notifier is not None:
+            services.notifier.notified.append(self.toast)
+        return services
+
+    def toast(self, note: Any) -> None:
+        """A notification (settings `notify`) while this episode is not on screen: what it shows needs nobody told."""
+        if self.app.screen is not self:
+            self.app.notify(note.text, title=note.title, timeout=8)
 
     def receive_event(self, event: ev.Event) -> None:
         """Controller callback (loop thread): only queue, the flush timer renders."""
@@ -200,6 +251,7 @@ class EpisodeScreen(Screen):
             bar.busy = "running command"
         elif bar.busy != "starting container":
             bar.busy = ""
+        bar.control = self.control_label()
         engine = m.engine + (f" ({m.container})" if m.container else "")
         parts = [f"engine {engine or '?'}", f"task {m.task_id or '?'}", f"model {m.model or '?'}"]
         if m.exit_status:
@@ -218,6 +270,16 @@ class EpisodeScreen(Screen):
             elif handed_back and self.focused is self.body.shell_input and not self.body.shell_input.value.strip():
                 # The agent acts again: keys are keys (p, a, ...), not letters typed into the command line.
                 self.body.transcript.focus()
+
+    def control_label(self) -> str:
+        """Who steers, for the status bar: attached, "you" or who holds control ("nobody": the first to steer
+        takes it); running here, the attached viewer steering it, if any."""
+        c = self.controller
+        if not self.attached or c is None:
+            return self.model.control_holder
+        if c.lost is not None:
+            return ""
+        return "you" if c.holds_control else (c.holder or "nobody")
 
     def show_time_left(self) -> None:
         """A timed session: the time left in the status bar, a warning (and the bell) once near the end."""
@@ -250,7 +312,19 @@ class EpisodeScreen(Screen):
         if action in ("approve", "edit", "reject", "run_edited"):
             waiting = self.controller is not None and self.controller.pending is not None
             return True if self.model.pending is not None or waiting else None  # None: shown greyed out
+        if action in CONTROL_ACTIONS:
+            return self.control_applies(action)
         return True
+
+    def control_applies(self, action: str) -> bool:
+        """Control keys show where they mean something on an attached screen: request (nobody holding it: take)
+        unless this viewer holds control, give and release when it does."""
+        c = self.controller
+        if not self.attached or c is None or c.done:
+            return False
+        if action == "request_control":
+            return not c.holds_control
+        return c.holds_control
 
     def _live(self) -> Any:
         if self.controller is None:
@@ -286,6 +360,55 @@ class EpisodeScreen(Screen):
     def action_set_mode(self, mode: str) -> None:
         if self._call("set_mode", mode):
             self.notify(f"mode: {mode.upper()}", timeout=2)
+
+    # ---------------------------------------------------------------- control, between attached viewers
+
+    def action_request_control(self) -> None:
+        holder = self.controller.holder if self.controller is not None else ""
+        if self._call("request_control") and holder:
+            self.notify(f"asked {holder} for control", timeout=4)
+
+    def action_give_control(self) -> None:
+        self._call("give_control")
+
+    def action_release_control(self) -> None:
+        if self._call("release_control"):
+            self.notify("control released: you are watching", timeout=3)
+
+    def on_episode_notice(self, text: str, severity: str) -> None:
+        """A refusal or news only the episode knows (an attached screen)."""
+        self.notify(text, severity=severity if severity in ("information", "warning", "error") else "information",
+                    timeout=6)
+
+    def on_control_message(self, message: dict[str, Any]) -> None:
+        """Control changed, someone asks for it, a request was refused, or the connection was lost."""
+        if not self.is_mounted or self._detaching:
+            return  # this screen has gone (detached): nothing here to tell
+        c = self.controller
+        op = message.get("op")
+        if op == "control_request" and c is not None and c.holds_control:
+            asker = message.get("from") or {}
+            who = asker.get("who", "another viewer")
+            self.app.push_screen(ChoiceDialog(f"{who} requests control", [
+                ("give", f"Give control to {who}"), ("keep", "Keep control")],
+                "They steer from then on; you keep watching."),
+                lambda choice: self._answer_request(choice, asker.get("id")))
+        elif op == "control_refused":
+            self.notify(f"{message.get('by', 'the holder')} keeps control", severity="warning", timeout=5)
+        elif op == "control" and c is not None:
+            holder = message.get("holder") or {}
+            if c.holds_control and self.query_one(StatusBar).control != "you":
+                self.notify("you hold control", timeout=3)
+            elif holder and not c.holds_control and self.query_one(StatusBar).control == "you":
+                self.notify(f"control passed to {holder.get('who')}", timeout=4)
+        elif op == "lost" and c is not None and not c.exit_status:
+            self.notify(f"disconnected from the episode: {message.get('reason')}; it may still run "
+                        f"(attach again: mlgym-tui attach {c.run_dir})", severity="error", timeout=15)
+        self.update_status()
+        self.refresh_bindings()
+
+    def _answer_request(self, choice: str | None, asker: int | None) -> None:
+        self._call("give_control", asker) if choice == "give" else self._call("refuse_control")
 
     def action_take_over(self) -> None:
         if c := self._live():
@@ -395,6 +518,10 @@ class EpisodeScreen(Screen):
             self.body.shell_input.focus()
             return
         c = self.controller
+        if self.attached:
+            self.notify("the interactive terminal works in the episode's own process (where it was started); "
+                        "here, take over (ctrl+o) and type commands in the shell pane", severity="warning", timeout=6)
+            return
         container = c.env.container if c is not None and not c.done else None
         if container is None:
             self.notify("no live container: the terminal opens on a running episode", severity="warning")
@@ -420,6 +547,8 @@ class EpisodeScreen(Screen):
             self.minimize()
         elif self.running and isinstance(self.focused, (Input, TextArea)):
             self.body.transcript.focus()  # Escape first leaves the text box; the next one leaves the screen
+        elif self.attached:
+            self.ask_detach()
         elif len(self.app.screen_stack) <= 2:
             return
         elif self.running:
@@ -431,6 +560,35 @@ class EpisodeScreen(Screen):
 
     def _do_leave(self, choice: str | None) -> None:
         if choice == "leave":
+            self.app.leave_episode(self)
+
+    # ---------------------------------------------------------------- leaving an attached episode
+
+    def ask_detach(self, then_quit: bool = False) -> None:
+        """Leave an attached episode (it keeps running); asked first while connected to a running one."""
+        if not self.running:
+            self.run_worker(self.detach(then_quit), name="detach", group="detach", exclusive=True)
+            return
+        c = self.controller
+        where = f"Attach again: mlgym-tui attach {c.run_dir}" if c is not None else "The episode keeps running."
+        self.app.push_screen(ChoiceDialog("Detach from this episode?", DETACH_CHOICES, where),
+                             lambda choice: self._do_detach(choice, then_quit))
+
+    def _do_detach(self, choice: str | None, then_quit: bool) -> None:
+        if choice == "detach":
+            self.run_worker(self.detach(then_quit), name="detach", group="detach", exclusive=True)
+
+    async def detach(self, then_quit: bool = False) -> None:
+        """Detach (control, if held, is released at once), then leave: the app quits when this was its first
+        screen or the person asked to quit."""
+        self._detaching = True
+        if self.controller is not None:
+            await self.controller.detach()
+        if then_quit:
+            await self.app.action_quit()
+        elif self.app.start_screen is self or len(self.app.screen_stack) <= 2:
+            self.app.exit()
+        else:
             self.app.leave_episode(self)
 
     # ---------------------------------------------------------------- the end of a human-baseline session
@@ -447,6 +605,8 @@ class EpisodeScreen(Screen):
 STOP_CHOICES = [("submit", "Submit the last valid submission, then end"), ("end", "End without a score"),
                 ("cancel", "Keep going")]
 LEAVE_CHOICES = [("leave", "Leave (the episode keeps running)"), ("stay", "Stay")]
+DETACH_CHOICES = [("detach", "Detach (the episode keeps running)"), ("stay", "Stay")]
+CONTROL_ACTIONS = ("request_control", "give_control", "release_control")
 
 
 def submission_note(c: Controller) -> str:

@@ -1,6 +1,6 @@
-"""One line: mode (AUTO, CONFIRM, HUMAN, PAUSED), the time left of a timed session, engine and container, task,
-model, and a spinner while busy (showing "loading the model library" while a model call waits for litellm's
-import)."""
+"""One line: mode (AUTO, CONFIRM, HUMAN, PAUSED), the time left of a timed session, who holds control when attached
+viewers steer ("you" for this viewer), engine and container, task, model, and a spinner while busy (showing
+"loading the model library" while a model call waits for litellm's import)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ class StatusBar(Widget):
     busy: reactive[str] = reactive("")  # what is in flight ("model", "command", "starting"), empty when idle
     detail: reactive[str] = reactive("")
     time_left: reactive[str] = reactive("")  # a timed session's remaining time ("" when untimed)
+    control: reactive[str] = reactive("")  # who holds control ("you", "user@host", "nobody"); "" when not shown
     frame: reactive[int] = reactive(0)
 
     def on_mount(self) -> None:
@@ -62,6 +63,8 @@ class StatusBar(Widget):
         if self.time_left:
             short = self.has_class("-time-short")
             text.append(f" ⏱ {self.time_left} left ", style="bold reverse red" if short else "bold")
+        if self.control:
+            text.append(f" control: {self.control} ", style="bold reverse" if self.control == "you" else "bold")
         if self.busy:
             text.append(f" {SPINNER[self.frame]} {self.busy}", style="bold")
         text.append("  " + self.detail)
