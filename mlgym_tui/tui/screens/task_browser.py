@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.actions import SkipAction
@@ -17,13 +18,15 @@ from textual.widgets import DataTable, Footer, Header, Input, Label
 
 from mlgym_tui.tui.actions import bindings_for
 from mlgym_tui.tui.episode_request import EpisodeRequest
-from mlgym_tui.tui.running_index import RunningEpisode, RunningIndex
 from mlgym_tui.tui.runs_index import index_runs, rows_for
 from mlgym_tui.tui.screens.start_dialog import StartDialog
 from mlgym_tui.tui.widgets.running_table import RunningTable
 from mlgym_tui.tui.widgets.runs_table import RunsTable
 from mlgym_tui.tui.widgets.task_details import TaskDetails
 from mlgym_tui.tui.widgets.task_table import TaskTable
+
+if TYPE_CHECKING:  # read on a worker thread: its imports stay off the start-up path
+    from mlgym_tui.tui.running_index import RunningEpisode, RunningIndex
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ class TaskBrowser(Screen):
         self.selected = self.shown[0] if self.shown else None
         self._kept: list[int] = []  # the episode screens the `e` key was last shown for
         self.running: list[RunningEpisode] = []  # episodes other processes run under the runs folder
-        self._running_index = RunningIndex()
+        self._running_index: RunningIndex | None = None
         self._scanning = False
 
     def compose(self) -> ComposeResult:
@@ -123,6 +126,10 @@ class TaskBrowser(Screen):
     def _scan_running(self) -> None:
         """Worker thread: the episodes running under the runs folder."""
         try:
+            if self._running_index is None:
+                from mlgym_tui.tui.running_index import RunningIndex
+
+                self._running_index = RunningIndex()
             episodes = self._running_index.scan(self.app.runs_dir())
         except Exception:  # an unreadable folder must not end the app: the list stays as it was
             log.exception("reading the running episodes failed")

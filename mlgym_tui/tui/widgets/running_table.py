@@ -4,10 +4,12 @@ and model, step, mode, who holds control, run folder. The task browser attaches 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.widgets import DataTable
 
-from mlgym_tui.tui.running_index import RunningEpisode
+if TYPE_CHECKING:
+    from mlgym_tui.tui.running_index import RunningEpisode
 
 
 class RunningTable(DataTable):
