@@ -5,7 +5,7 @@ under the runs folder (headless runs, batches, other apps)."""
 from __future__ import annotations
 
 import logging
-import os
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -121,16 +121,28 @@ class TaskBrowser(Screen):
         if self._scanning or not self.is_current:
             return
         self._scanning = True
-        self.run_worker(self._scan_running, name="running-scan", group="running", thread=True, exit_on_error=False)
+        self.run_worker(partial(self._scan_running, self.own_run_dirs()), name="running-scan", group="running",
+                        thread=True, exit_on_error=False)
 
-    def _scan_running(self) -> None:
-        """Worker thread: the episodes running under the runs folder."""
+    def own_run_dirs(self) -> list[Path]:
+        """The run folders of the episodes this app runs: its `e` line, not the running list."""
+        live = [s.controller for s in getattr(self.app, "episodes", [])
+                if s.controller is not None and s.controller.run_dir]
+        if not live:
+            return []
+        from mlgym_tui.control.client import RemoteEpisode
+
+        return [Path(c.run_dir) for c in live if not isinstance(c, RemoteEpisode)]
+
+    def _scan_running(self, own: list[Path]) -> None:
+        """Worker thread: the episodes running under the runs folder but `own`."""
         try:
             if self._running_index is None:
                 from mlgym_tui.tui.running_index import RunningIndex
 
                 self._running_index = RunningIndex()
-            episodes = self._running_index.scan(self.app.runs_dir())
+            leave_out = {path.resolve() for path in own}
+            episodes = [e for e in self._running_index.scan(self.app.runs_dir()) if e.run_dir not in leave_out]
         except Exception:  # an unreadable folder must not end the app: the list stays as it was
             log.exception("reading the running episodes failed")
             return
@@ -143,14 +155,6 @@ class TaskBrowser(Screen):
             table = self.query_one(RunningTable)
         except NoMatches:  # the app quit during the read
             return
-        # this app's own episodes are its `e` line, not listed here
-        live = [s.controller for s in getattr(self.app, "episodes", [])
-                if s.controller is not None and s.controller.run_dir]
-        if live:
-            from mlgym_tui.control.client import RemoteEpisode
-
-            own = {Path(os.path.abspath(c.run_dir)) for c in live if not isinstance(c, RemoteEpisode)}
-            episodes = [e for e in episodes if e.run_dir not in own]
         had = bool(self.running)
         self.running = episodes
         table.show(episodes)
