@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ FIRST_READ_LIMIT = 32 << 20  # a longer events file is read from its last 32 MB 
 _WANTED = tuple(f'{{"type": "{kind}"'.encode() for kind in
                 ("episode_started", "step", "mode_changed", "paused", "resumed", "control_changed", "episode_ended",
                  "limit_changed"))
+_STEP = re.compile(rb'\{"type": "step", "t": [^,]*, "step": (\d+),')  # a step's number without parsing its observation
 
 
 @dataclass
@@ -82,6 +84,10 @@ class _Fold:
 
     def take(self, line: bytes) -> None:
         if not line.startswith(_WANTED):
+            return
+        step = _STEP.match(line)
+        if step is not None:
+            self.fields["step"] = max(self.fields.get("step", 0), int(step.group(1)))
             return
         try:
             event = json.loads(line)
