@@ -1,7 +1,8 @@
 """End to end: a headless `mlgym-tui run --mode confirm` in one tmux terminal (a real container engine, the scripted
 model server), `mlgym-tui attach RUN_DIR` in a second and a third. The first viewer confirms an action, pauses,
 takes over and types a command, hands back and approves the agent's submit; the second sees the same events and
-its keys are refused while the first holds control. The events file records who sent each command.
+its keys are refused while the first holds control. The events file records who sent each command. And a run that
+is not running offers its replay when attach runs on a terminal.
 """
 
 from __future__ import annotations
@@ -101,3 +102,20 @@ def test_headless_run_attached_twice_confirm_take_over_hand_back_submit(engine_n
         for viewer in viewers:
             viewer.close()
         headless.close()
+
+
+def test_attach_to_a_run_that_is_not_running_offers_its_replay_on_a_terminal(tmux_env, tmp_path):
+    from replay_helpers import write_run
+
+    env, _ = tmux_env("local")
+    run_dir = write_run(tmp_path / "runs")
+    tmux = Tmux([str(MLGYM_TUI), "attach", str(run_dir)], env, REPO)
+    try:
+        screen = tmux.wait_text("open its replay? [Y/n]", timeout=30)
+        assert "this run is not running (no control.json)" in " ".join(screen.split())
+        tmux.keys("Enter")
+        tmux.wait_for(lambda s: "REPLAY" in status_line(s), "the replay screen", timeout=30)
+        tmux.keys("q")
+        tmux.wait_text("EXITED-0", timeout=15)
+    finally:
+        tmux.close()

@@ -408,7 +408,10 @@ class EpisodeScreen(Screen):
         self.refresh_bindings()
 
     def _answer_request(self, choice: str | None, asker: int | None) -> None:
-        self._call("give_control", asker) if choice == "give" else self._call("refuse_control")
+        if choice == "give":
+            self._call("give_control", asker)
+        else:
+            self._call("refuse_control")
 
     def action_take_over(self) -> None:
         if c := self._live():
