@@ -69,6 +69,9 @@ def test_without_a_terminal_each_start_names_its_attach_command_once(tmp_path):
     display.stepped(slot)
     assert out.getvalue().count(f"attach: mlgym-tui attach {slot.run_dir}") == 1
     assert out.getvalue().startswith(f"[t run 1] started in {slot.run_dir} (attach: mlgym-tui attach ")
+    unserved = slots_in(tmp_path / "more")[3]  # no endpoint (a Ray node's episode): no command to offer
+    display.started(unserved)
+    assert out.getvalue().splitlines()[-1] == f"[t run 4] started in {unserved.run_dir}"
     assert not keys_available(io.StringIO())  # no file descriptor: no keys
 
 

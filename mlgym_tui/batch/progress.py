@@ -54,10 +54,14 @@ def attach_command(run_dir: str) -> list[str]:
     return [sys.executable, "-m", "mlgym_tui.cli", "attach", run_dir]
 
 
+def serves(slot: SlotProgress) -> bool:
+    """Its episode serves a control endpoint here (one run on a Ray node does not)."""
+    return bool(slot.run_dir) and os.path.exists(os.path.join(slot.run_dir, ENDPOINT_FILE))
+
+
 def attachable(slots: list[SlotProgress]) -> list[SlotProgress]:
-    """The running rows, in table order, whose episode serves a control endpoint: the ones numbered 1-9."""
-    return [s for s in slots if s.status == "running" and s.run_dir
-            and os.path.exists(os.path.join(s.run_dir, ENDPOINT_FILE))][:len(ATTACH_KEYS)]
+    """The running rows, in table order, that can be attached to: the ones numbered 1-9."""
+    return [s for s in slots if s.status == "running" and serves(s)][:len(ATTACH_KEYS)]
 
 
 def keys_available(stream=None) -> bool:
@@ -209,10 +213,10 @@ class BatchDisplay:
     def started(self, slot: SlotProgress) -> None:
         if self.quiet:
             return
-        hint = f"attach: {attach_hint(slot.run_dir)}"
+        hint = f"attach: {attach_hint(slot.run_dir)}" if serves(slot) else ""
         if not self.live:
-            self._line(slot, f"started in {slot.run_dir} ({hint})")
-        elif not self.keys:  # a live table without keys to read: the command, once, above it
+            self._line(slot, f"started in {slot.run_dir}" + (f" ({hint})" if hint else ""))
+        elif hint and not self.keys:  # a live table without keys to read: the command, once, above it
             self.note(f"[{slot.label}] started; {hint}")
 
     def stepped(self, slot: SlotProgress) -> None:
