@@ -113,6 +113,7 @@ class RemoteEpisode:
         self._next_id = 1
         self._ended = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._read(), name="attach-reader")
+        self._detaching = False
         self.record_commands = False
         self.env = None  # no container handle here: the interactive terminal runs in the episode's own process
         self.agent_config = None
@@ -217,6 +218,8 @@ class RemoteEpisode:
             reason = "detached"
             raise
         finally:
+            if self._detaching:
+                reason = "detached"  # asked for: not news to tell the viewer's subscribers
             self.lost = reason
             self.history_done.set()
             for future in self._replies.values():
@@ -273,6 +276,7 @@ class RemoteEpisode:
 
     async def detach(self) -> None:
         """Leave; the episode goes on (a holder's control is released at once, not after the grace period)."""
+        self._detaching = True
         if self.lost is None:
             try:
                 if self.holds_control:

@@ -1,7 +1,8 @@
 """The episode screen: transcript, container shell, metrics and a status bar, steered by key bindings.
 
-Events arrive from a Controller subscription (live) or a list (replay, tests). They are queued and
-applied every FLUSH_S seconds so token streams and chatty output coalesce into one repaint.
+Events arrive from a Controller subscription (live) or a list (replay, tests). They are queued; the first after
+a quiet spell is painted at once, a burst at most every MIN_REPAINT_GAP_S, so token streams and chatty output
+coalesce into few repaints (and a FLUSH_S timer keeps the screen in step with the controller's state).
 
 The screen runs the episodes it starts (served, so other terminals can attach) and shows attached ones
 (`mlgym-tui attach`: a RemoteEpisode has the Controller's surface) the same way; leaving an attached one detaches.
@@ -9,6 +10,8 @@ The screen runs the episodes it starts (served, so other terminals can attach) a
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FLUSH_S = 0.05
+MIN_REPAINT_GAP_S = 0.025  # an event after a quiet spell is shown at once; a burst repaints at most every 25 ms
 Starter = Callable[[], Awaitable["Controller"]]  # returns a ready Controller
 WARN_LEFT_S = 600.0  # a timed session warns when this much time is left (half the limit, for limits under 20 min)
 
@@ -68,6 +72,8 @@ class EpisodeScreen(Screen):
         self.starter = starter
         self.initial_events = list(events or [])
         self.queue: list[ev.Event] = []
+        self._flush_due = False  # a repaint is already scheduled for the queued events
+        self._last_flush = 0.0
         self.clock = clock or time.time
         self.events_seen = 0
         self._unsubscribe: Callable[[], None] | None = None
@@ -83,6 +89,8 @@ class EpisodeScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._app_context = contextvars.copy_context()  # the app's: what a repaint scheduled from any task runs in
         self.body = self.query_one(EpisodeBody)
         self.body.metrics.clock = self.clock
         self.render_dirty(STATUS | METRICS | TRANSCRIPT | PENDING)
@@ -170,8 +178,20 @@ class EpisodeScreen(Screen):
             self.app.notify(note.text, title=note.title, timeout=8)
 
     def receive_event(self, event: ev.Event) -> None:
-        """Controller callback (loop thread): only queue, the flush timer renders."""
+        """Controller callback (loop thread): queue, and schedule one repaint for the burst: at once after a quiet
+        spell (an attached viewer sees a step within milliseconds), else when the minimum gap has passed."""
         self.queue.append(event)
+        if self._flush_due:
+            return
+        self._flush_due = True
+        wait = max(0.0, self._last_flush + MIN_REPAINT_GAP_S - time.monotonic())
+        # A plain loop callback in the screen's own context: the caller may be a task started before the app (an
+        # attached viewer's reader), where Textual's timers and messages cannot be made.
+        self._loop.call_later(wait, self._repaint, context=self._app_context)
+
+    def _repaint(self) -> None:
+        if self.is_mounted:
+            self.flush()
 
     def feed(self, events: list[ev.Event], flush: bool = False) -> None:
         self.queue.extend(events)
@@ -179,10 +199,12 @@ class EpisodeScreen(Screen):
             self.flush()
 
     def flush(self) -> None:
+        self._flush_due = False
         if self.controller is not None:
             self.sync_from_controller()
         if not self.queue:
             return
+        self._last_flush = time.monotonic()
         batch, self.queue = self.queue, []
         self.events_seen += len(batch)
         self.render_dirty(self.model.apply_all(batch))
