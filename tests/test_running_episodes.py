@@ -18,7 +18,8 @@ from mlgym_tui.control.endpoint import Endpoint, write_endpoint
 from mlgym_tui.stream import events as ev
 from mlgym_tui.trajectory import Recorder
 from mlgym_tui.tui.app import MLGymApp
-from mlgym_tui.tui.running_index import RunningIndex, endpoint_dirs
+from mlgym_tui.control.endpoint import endpoint_dirs
+from mlgym_tui.tui.running_index import RunningIndex
 from mlgym_tui.tui.screens.choice import ChoiceDialog
 from mlgym_tui.tui.screens.episode import EpisodeScreen
 from mlgym_tui.tui.screens.task_browser import TaskBrowser

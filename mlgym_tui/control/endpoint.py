@@ -104,18 +104,39 @@ def read_endpoint(run_dir: Path) -> Endpoint:
         raise EndpointError(f"{path}: unreadable ({exc}); the episode may still be starting, try again") from None
 
 
-def running_endpoints(runs_dir: Path, depth: int = 4) -> list[Endpoint]:
-    """Endpoints of episodes running under runs_dir (batches nest runs two folders down), newest first."""
+def endpoint_dirs(runs_dir: Path, depth: int = 4) -> list[Path]:
+    """Folders under runs_dir (itself included) holding control.json. The walk never looks inside a run folder (one
+    holding events.jsonl: below it are submissions, never runs), so hundreds of runs are read in milliseconds;
+    batches nest their runs three folders down."""
+    found: list[Path] = []
+    stack = [(str(runs_dir), 0)]
+    while stack:
+        path, level = stack.pop()
+        try:
+            with os.scandir(path) as listing:
+                entries = list(listing)
+        except OSError:
+            continue
+        names = {entry.name for entry in entries}
+        if ENDPOINT_FILE in names:
+            found.append(Path(path))
+        if "events.jsonl" in names or level >= depth:
+            continue
+        stack.extend((entry.path, level + 1) for entry in entries if entry.is_dir(follow_symlinks=False))
+    return found
+
+
+def running_endpoints(runs_dir: Path) -> list[Endpoint]:
+    """Endpoints of the episodes running under runs_dir, newest first."""
     found: list[tuple[float, Endpoint]] = []
-    for level in range(depth + 1):
-        for path in Path(runs_dir).glob("/".join(["*"] * level + [ENDPOINT_FILE])):
-            try:
-                endpoint = read_endpoint(path.parent)
-                mtime = path.stat().st_mtime
-            except (EndpointError, OSError):
-                continue
-            if endpoint.alive():
-                found.append((mtime, endpoint))
+    for run_dir in endpoint_dirs(Path(runs_dir)):
+        try:
+            endpoint = read_endpoint(run_dir)
+            mtime = (run_dir / ENDPOINT_FILE).stat().st_mtime
+        except (EndpointError, OSError):
+            continue
+        if endpoint.alive():
+            found.append((mtime, endpoint))
     return [endpoint for _, endpoint in sorted(found, key=lambda item: -item[0])]
 
 

@@ -15,10 +15,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlgym_tui.control.endpoint import ENDPOINT_FILE, Endpoint, EndpointError, read_endpoint
+from mlgym_tui.control.endpoint import ENDPOINT_FILE, Endpoint, EndpointError, endpoint_dirs, read_endpoint
 
 EVENTS_FILE = "events.jsonl"
-MAX_DEPTH = 4  # runs/<batch>/<task>__run_<i>/<run>/ is three down
 FIRST_READ_LIMIT = 32 << 20  # a longer events file is read from its last 32 MB (its first line for the start)
 # the event types the list shows, as the recorder writes each line's start
 _WANTED = tuple(f'{{"type": "{kind}"'.encode() for kind in
@@ -137,23 +136,3 @@ class RunningIndex:
         for gone in [path for path in self._folds if path not in shown]:
             del self._folds[gone]
         return [episode for _, episode in sorted(found, key=lambda item: -item[0])]
-
-
-def endpoint_dirs(runs_dir: Path, depth: int = MAX_DEPTH) -> list[Path]:
-    """Folders under runs_dir (itself included) holding control.json, not looking inside run folders."""
-    found: list[Path] = []
-    stack = [(str(runs_dir), 0)]
-    while stack:
-        path, level = stack.pop()
-        try:
-            with os.scandir(path) as listing:
-                entries = list(listing)
-        except OSError:
-            continue
-        names = {entry.name for entry in entries}
-        if ENDPOINT_FILE in names:
-            found.append(Path(path))
-        if EVENTS_FILE in names or level >= depth:
-            continue
-        stack.extend((entry.path, level + 1) for entry in entries if entry.is_dir(follow_symlinks=False))
-    return found
