@@ -310,3 +310,22 @@ class CommandSent(Event):
     command: str
     args: dict[str, Any] = field(default_factory=dict)
     refused: str = ""
+
+
+@dataclass(kw_only=True)
+class WorkspaceSnapshot(Event):
+    """What the workspace's files became at a step (step 0: as the task gave them, before the first step): only
+    what changed since the previous snapshot. Each `changed` entry is {path, kind (file|dir|link), mode, size,
+    sha256 (None when not hashed: too large, or a dir), stored (the bytes are in the run's workspace/ blob store),
+    target (a link's), note (why not stored)}; paths are relative to the workspace. `skipped` says what was left out
+    and why ({path, reason}: ignored by the task, a name that is not UTF-8, over a cap); `complete` is False when
+    the listing stopped at its cap, so changes past it are unknown. See trajectory/workspace_store.py."""
+
+    type: ClassVar[str] = "workspace_snapshot"
+    step: int
+    changed: list[dict[str, Any]] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    files: int = 0  # entries listed in the workspace after this step
+    cost_ms: float = 0.0  # what taking this snapshot cost the episode
+    complete: bool = True
