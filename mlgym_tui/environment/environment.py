@@ -67,6 +67,9 @@ class MLGymEnvironment:
         self.submission: str | None = None
         self.done = False
         self.exit_status: str | None = None
+        # An exact fork sets this: after the workspace is prepared and the shell is open, it puts back the parent's
+        # files, cwd and exported environment as they were after the fork's step (environment/workspace_restore.py).
+        self.restore: Callable[["MLGymEnvironment"], Awaitable[None]] | None = None
 
     # -- facts for the prompt ---------------------------------------------------------------------
 
@@ -114,6 +117,8 @@ class MLGymEnvironment:
         try:
             await asyncio.to_thread(self._prepare_workspace)
             self.shell = await self._open_shell()
+            if self.restore is not None:
+                await self.restore(self)
         except BaseException:
             await self.close()
             raise

@@ -329,3 +329,5 @@ class WorkspaceSnapshot(Event):
     files: int = 0  # entries listed in the workspace after this step
     cost_ms: float = 0.0  # what taking this snapshot cost the episode
     complete: bool = True
+    cwd: str | None = None  # the agent shell's working directory; None: unchanged since the previous snapshot
+    env: dict[str, str] | None = None  # its exported variables (secrets redacted); None: unchanged
