@@ -39,6 +39,7 @@ CONTEXTS: dict[str, str] = {
     "fork_dialog": "fork dialog",
     "report": "report",
     "results": "results",
+    "compare": "compare runs",
     "start_dialog": "start dialog",
     "prompt": "prompt",
     "choice": "confirmation",
@@ -135,6 +136,12 @@ ACTIONS: tuple[Action, ...] = (
     Action("results_open_last", "l", "open_last", "Open last-attempt run", ("results",)),
     Action("results_reload", "f5", "reload", "Reload", ("results",)),
     Action("results_back", "escape", "back", "Back", ("results",)),
+    Action("results_compare", "c", "mark_compare", "Compare two runs", ("results",)),
+    # ------------------------------------------------------------ compare two runs
+    Action("compare_align", "i", "toggle_align", "Align by index/actions", ("compare",)),
+    Action("compare_workspace_here", "w", "workspace_here", "Workspaces at this row", ("compare",)),
+    Action("compare_workspace_final", "W", "workspace_final", "Final workspaces", ("compare",), show=False),
+    Action("compare_back", "escape", "back", "Back", ("compare",)),
     # ------------------------------------------------------------ dialogs
     Action("start_cancel", "escape", "cancel", "Cancel", ("start_dialog",)),
     Action("prompt_cancel", "escape", "cancel", "Cancel", ("prompt",)),
