@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "mlgym_tui.commands.play",
     "mlgym_tui.commands.rescore",
     "mlgym_tui.commands.export",
+    "mlgym_tui.commands.compare",
     "mlgym_tui.commands.import_run",
     "mlgym_tui.commands.serve",
 ]
