@@ -136,7 +136,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("results_open_last", "l", "open_last", "Open last-attempt run", ("results",)),
     Action("results_reload", "f5", "reload", "Reload", ("results",)),
     Action("results_back", "escape", "back", "Back", ("results",)),
-    Action("results_compare", "c", "mark_compare", "Compare two runs", ("results",)),
+    # not in the footer (the results snapshots stay as they were); in the help and the command palette
+    Action("results_compare", "c", "mark_compare", "Compare two runs", ("results",), show=False),
     # ------------------------------------------------------------ compare two runs
     Action("compare_align", "i", "toggle_align", "Align by index/actions", ("compare",)),
     Action("compare_workspace_here", "w", "workspace_here", "Workspaces at this row", ("compare",)),
