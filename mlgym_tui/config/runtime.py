@@ -30,6 +30,29 @@ class ShellLimits(BaseModel):
     """Output after which the command is stopped."""
 
 
+class WorkspaceSnapshots(BaseModel):
+    """What each step's workspace snapshot keeps (environment/workspace_snapshot.py)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    snapshots: bool = True
+    """Record the workspace's changed files after every step (events plus blobs under runs/<run>/workspace/)."""
+    max_file_bytes: int = Field(1024 * 1024, ge=0)
+    """A file up to this size is stored; a larger one is recorded by size and hash only."""
+    max_binary_bytes: int = Field(64 * 1024, ge=0)
+    """A binary file (a NUL in its first 8 KiB) is stored only up to this size (weights and arrays: hash only)."""
+    max_hash_bytes: int = Field(64 * 1024 * 1024, ge=0)
+    """A file larger than this is not even hashed: recorded by size and mtime only."""
+    max_run_bytes: int = Field(200 * 1024 * 1024, ge=0)
+    """Blobs one run may store; past it, changed files are recorded by hash only."""
+    max_step_bytes: int = Field(64 * 1024 * 1024, ge=0)
+    """File bytes one snapshot may carry out of the container; past it, hash only."""
+    max_entries: int = Field(20_000, ge=1)
+    """Entries one snapshot lists; past it the snapshot says it is incomplete."""
+    max_seconds: float = Field(5.0, gt=0)
+    """Seconds one snapshot may spend listing and hashing; past it the snapshot says it is incomplete."""
+
+
 class RuntimeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
@@ -56,6 +79,8 @@ class RuntimeConfig(BaseModel):
     """A folder of wheels (mlgym-tui image wheels) that tasks' packages are installed from, with no package index."""
     shell: ShellLimits = Field(default_factory=ShellLimits)
     """Limits of the agent's shell commands (the `runtime.shell.*` rows)."""
+    workspace: WorkspaceSnapshots = Field(default_factory=WorkspaceSnapshots)
+    """Per-step workspace snapshots and their caps (the `runtime.workspace.*` rows)."""
 
     @field_validator("gpus")
     @classmethod

@@ -20,6 +20,9 @@ Entrypoint = Literal["CSVSubmissionTasks", "PythonSubmissionTasks", "ModelSubmis
 MLGYM_BASELINE_TOLERANCE = {"battleOfSexes": 0.03, "prisonersDilemma": 0.015, "blotto": 0.01}
 
 
+DEFAULT_WORKSPACE_IGNORE = ("data/", "__pycache__/", ".git/", "checkpoints/", ".ipynb_checkpoints/", "wandb/")
+
+
 class Split(BaseModel):
     name: str
     file_regex: str
@@ -101,6 +104,10 @@ class TaskConfig(BaseModel):
     """Python packages (requirement lines) the task needs beyond the task image, as requirements_path does."""
     submission: SubmissionSpec | None = None
     evaluation_timeout: float = Field(900, gt=0)
+    workspace_ignore: list[str] = Field(default_factory=lambda: list(DEFAULT_WORKSPACE_IGNORE))
+    """Workspace paths the per-step snapshots leave out, gitignore-like: "name/" matches folders only, a pattern
+    with a "/" before its end is anchored at the workspace, globs allowed. The default leaves out the task's
+    datasets (data/, copied in by the task, often gigabytes), caches, version control and checkpoints."""
     evaluation_data: bool | None = None
     """Copy the task's local datasets to data/ beside the scorer. Default: yes for tasks in MLGym's schema (no
     `submission:` block), whose evaluation scripts read answers from the workspace's data/."""

@@ -15,10 +15,12 @@ from mlgym_tui.environment.evaluation import (EvaluationInterrupted, EvaluationS
                                               trust_of)
 from mlgym_tui.environment.submission import Artefacts, SubmissionRefused, read_submission
 from mlgym_tui.environment.task_image import task_image
+from mlgym_tui.environment.workspace_snapshot import BlobSink, WorkspaceSnapshotter
 from mlgym_tui.runtime.base import Container, ContainerSpec, Engine
 from mlgym_tui.runtime.errors import RuntimeProblem, ShellDied
 from mlgym_tui.runtime.shell import ENV_FILE_END, SHELL_CONTROL_VARIABLES, ShellSession
 from mlgym_tui.runtime.text import bash_quote
+from mlgym_tui.stream.events import WorkspaceSnapshot
 from mlgym_tui.tools.commands import (CONTAINER_FILES, blocked_message, blocked_program, command_docs, special_command,
                                       to_shell)
 
@@ -51,12 +53,16 @@ def require_gpus(task: TaskConfig, runtime: RuntimeConfig):
 
 class MLGymEnvironment:
     def __init__(self, task: TaskConfig, engine: Engine, runtime: RuntimeConfig | None = None,
-                 submissions_dir: Path | None = None, memory: bool = False) -> None:
+                 submissions_dir: Path | None = None, memory: bool = False,
+                 workspace_store: BlobSink | None = None) -> None:
         self.task = task
         self.memory = memory  # MLGym's memory module, which the agent config turns on
         self.engine = engine
         self.runtime = runtime or RuntimeConfig()
         self.submissions_dir = submissions_dir  # where each scored artefact set is kept (None: not kept)
+        # Where the per-step snapshots keep file contents (the run's workspace/ BlobStore); None: no snapshots.
+        self.workspace_store = workspace_store
+        self.snapshots: WorkspaceSnapshotter | None = None
         self.image: str | None = None  # the task's image (with its packages), known once reset has run
         self.trust, self.trust_reason = trust_of(task, engine)
         self._scorings = 0
@@ -120,6 +126,9 @@ class MLGymEnvironment:
             self.shell = await self._open_shell()
             if self.restore is not None:
                 await self.restore(self)
+            if self.workspace_store is not None and self.runtime.workspace.snapshots:
+                self.snapshots = WorkspaceSnapshotter(self.container, self.workspace_store, self.runtime.workspace,
+                                                      self.task.workspace_ignore)
         except BaseException:
             await self.close()
             raise
@@ -231,7 +240,20 @@ class MLGymEnvironment:
             return {"memory_records_num": "no records, write to memory first", "memory_records_tags": "n/a"}
         return {"memory_records_num": str(stats["records"]), "memory_records_tags": " | ".join(stats["tags"])}
 
+    async def snapshot_workspace(self, step: int) -> WorkspaceSnapshot | None:
+        """What the workspace's files, the shell's cwd and its exported environment became since the last snapshot
+        (step 0: after reset). Read by a root helper in the container, never through the agent's shell. None when
+        snapshots are off."""
+        if self.snapshots is None or self.container is None:
+            return None
+        shell = self.shell
+        return await self.snapshots.take(step, cwd=(shell.cwd or self.workspace) if shell else None,
+                                         env_files=shell.env_files if shell else ())
+
     async def close(self) -> None:
+        if self.snapshots is not None:
+            await self.snapshots.close()
+            self.snapshots = None
         if self.shell is not None:
             await self.shell.close()
             self.shell = None

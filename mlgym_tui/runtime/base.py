@@ -81,6 +81,22 @@ class InteractiveTerminal(abc.ABC):
         """End the shell (and what it started) and release the terminal; safe to call twice."""
 
 
+class ByteStream(abc.ABC):
+    """A process's standard input and output as plain bytes, no terminal between (what a helper process speaks
+    through, e.g. the root workspace lister of environment/workspace_snapshot.py). Its standard error is dropped."""
+
+    @abc.abstractmethod
+    async def read(self) -> bytes:
+        """Next bytes of its standard output; b"" once it has ended."""
+
+    @abc.abstractmethod
+    async def write(self, data: bytes) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Close its standard input (a helper reading requests then ends) and the connection; safe to call twice."""
+
+
 class Container(abc.ABC):
     id: str
     name: str
@@ -98,6 +114,11 @@ class Container(abc.ABC):
     async def open_terminal(self, columns: int = 80, lines: int = 24) -> InteractiveTerminal:
         """An interactive login shell (`bash -l`) as the agent user in the workspace, on a terminal of this size."""
         raise NotImplementedError(f"{self.engine_name} has no interactive terminal")
+
+    async def open_stream(self, cmd: list[str], user: str = "root", env: dict[str, str] | None = None) -> ByteStream:
+        """Start cmd out of band (not through the agent's shell) with its standard input and output attached as a
+        byte stream, for a helper that lives as long as the episode; `env` is added to the container's own."""
+        raise NotImplementedError(f"{self.engine_name} has no attached streams")
 
     @abc.abstractmethod
     def exec(self, cmd: list[str], user: str = "root", workdir: str | None = None,

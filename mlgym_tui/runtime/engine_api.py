@@ -19,7 +19,7 @@ import requests.exceptions
 
 from mlgym_tui.config.runtime import ShellLimits
 from mlgym_tui.runtime.base import (
-    AGENT_UID, AGENT_USER, LABEL, WORKSPACE, Container, ContainerSpec, Engine, EngineInfo, ExecResult, InteractiveTerminal,
+    AGENT_UID, AGENT_USER, LABEL, WORKSPACE, ByteStream, Container, ContainerSpec, Engine, EngineInfo, ExecResult, InteractiveTerminal,
     PathStat,
 )
 from mlgym_tui.runtime.errors import ContainerGone, CopyFailed, EngineUnavailable, ImageMissing, RuntimeProblem, TooLarge
@@ -267,6 +267,9 @@ class ApiContainer(Container):
 
     async def open_terminal(self, columns: int = 80, lines: int = 24) -> InteractiveTerminal:
         return await asyncio.to_thread(_ExecTerminal.open, self, columns, lines)
+
+    async def open_stream(self, cmd, user="root", env=None) -> ByteStream:
+        return await asyncio.to_thread(_ExecStream.open, self, cmd, user, env or {})
 
     def exec(self, cmd, user="root", workdir=None, env=None, timeout=None) -> ExecResult:
         if timeout:
@@ -530,6 +533,75 @@ class _ExecTransport(ShellTransport):
             pass
 
     async def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class _ExecStream(ByteStream):
+    """An exec without a terminal, attached over the API socket. Without a terminal the engine frames what comes
+    back: an 8-byte header (stream 1 stdout or 2 stderr, then the payload's length, big-endian) per payload."""
+
+    def __init__(self, exec_id: str, sock: socket.socket, keep) -> None:
+        self.exec_id = exec_id
+        self.sock = sock
+        self._keep = keep  # the SDK's wrapper owns the socket's lifetime
+        self._frames = bytearray()
+        self._closed = False
+
+    @classmethod
+    def open(cls, container: ApiContainer, cmd: list[str], user: str, env: dict[str, str]) -> "_ExecStream":
+        api = container.api
+        try:
+            exec_id = api.exec_create(container.id, cmd, stdin=True, tty=False, user=user, workdir="/",
+                                      environment=env)["Id"]
+            wrapper = api.exec_start(exec_id, socket=True, tty=False)
+        except docker.errors.NotFound:
+            raise ContainerGone(f"container {container.name} is gone", "start a new episode") from None
+        except (docker.errors.APIError, *_TRANSPORT_ERRORS) as exc:
+            raise ContainerGone(f"could not start a helper in {container.name} ({_short(exc)})",
+                                "check `mlgym-tui doctor`") from None
+        sock = getattr(wrapper, "_sock", wrapper)
+        sock.setblocking(False)
+        return cls(exec_id, sock, wrapper)
+
+    async def read(self) -> bytes:
+        loop = asyncio.get_running_loop()
+        while not self._closed:
+            out = bytearray()
+            while len(self._frames) >= 8:
+                size = int.from_bytes(self._frames[4:8], "big")
+                if len(self._frames) < 8 + size:
+                    break
+                if self._frames[0] == 1:
+                    out += self._frames[8:8 + size]
+                del self._frames[:8 + size]
+            if out:
+                return bytes(out)
+            try:
+                data = await loop.sock_recv(self.sock, 1 << 20)
+            except (ConnectionError, OSError):
+                data = b""
+            if not data:
+                return b""
+            self._frames += data
+        return b""
+
+    async def write(self, data: bytes) -> None:
+        try:
+            await asyncio.get_running_loop().sock_sendall(self.sock, data)
+        except (ConnectionError, OSError) as exc:
+            raise ContainerGone(f"the helper's connection closed ({_short(exc)})", "start a new episode") from None
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.sock.shutdown(socket.SHUT_WR)  # end of its standard input: the helper finishes
+        except OSError:
+            pass
         try:
             self.sock.close()
         except OSError:

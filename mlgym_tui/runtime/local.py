@@ -19,7 +19,8 @@ import uuid
 from pathlib import Path
 
 from mlgym_tui.config.runtime import ShellLimits
-from mlgym_tui.runtime.base import Container, ContainerSpec, Engine, EngineInfo, ExecResult, InteractiveTerminal, PathStat
+from mlgym_tui.runtime.base import (ByteStream, Container, ContainerSpec, Engine, EngineInfo, ExecResult,
+                                    InteractiveTerminal, PathStat)
 from mlgym_tui.runtime.errors import CopyFailed, TooLarge
 from mlgym_tui.runtime.shell import ShellSession, ShellTransport
 
@@ -69,6 +70,13 @@ class LocalContainer(Container):
 
     async def open_terminal(self, columns: int = 80, lines: int = 24) -> InteractiveTerminal:
         return _HostTerminal.spawn(self, columns, lines)
+
+    async def open_stream(self, cmd, user="root", env=None) -> ByteStream:
+        # Here as the user running mlgym-tui: the local runtime has no other.
+        proc = await asyncio.create_subprocess_exec(
+            *cmd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+            cwd=self.root, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.home, **(env or {})})
+        return _ProcessStream(proc)
 
     def exec(self, cmd, user="root", workdir=None, env=None, timeout=None) -> ExecResult:
         try:
@@ -174,6 +182,27 @@ def _spawn_on_pty(container: "LocalContainer", argv: list[str], columns: int, li
     os.close(slave)
     os.set_blocking(master, False)
     return proc, master
+
+
+class _ProcessStream(ByteStream):
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    async def read(self) -> bytes:
+        return await self.proc.stdout.read(1 << 20)
+
+    async def write(self, data: bytes) -> None:
+        self.proc.stdin.write(data)
+        await self.proc.stdin.drain()
+
+    async def close(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.stdin.close()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 2.0)
+            except asyncio.TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
 
 
 class _PtyReader:
