@@ -76,6 +76,7 @@ class ResultsScreen(Screen):
         self.curves_task: str | None = None  # the task whose curves are drawn
         self.loaded = table is not None
         self.load_error: str | None = None
+        self.compare_mark: Path | None = None  # the run `c` marked; a second `c` compares it with another
 
     # ---------------------------------------------------------------- layout
 
@@ -299,6 +300,21 @@ class ResultsScreen(Screen):
     def action_open_last(self) -> None:
         if (path := self.run_path("last")) is not None:
             self.open_run(path)
+
+    def action_mark_compare(self) -> None:
+        """First `c`: mark the best run of the cell under the cursor; second `c` on another: compare the two."""
+        if (path := self.run_path("best")) is None:
+            return
+        if self.compare_mark is None or self.compare_mark == path:
+            self.compare_mark = None if self.compare_mark == path else path
+            text = f"marked {path.name} for compare; c on another cell compares" if self.compare_mark else \
+                "compare mark cleared"
+            self.notify(text, title="compare", timeout=4)
+            return
+        from mlgym_tui.tui.screens.compare import CompareScreen
+
+        marked, self.compare_mark = self.compare_mark, None
+        self.app.push_screen(CompareScreen(marked, path))
 
     def open_run(self, path: Path) -> None:
         """The replay screen when the app has one; otherwise the episode screen fed the recorded events."""
