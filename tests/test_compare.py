@@ -181,11 +181,10 @@ async def test_compare_screen(runs, tmp_path):
     from mlgym_tui.tui.screens.compare import CompareScreen
     from mlgym_tui.tui.widgets.step_card import StepCard
 
-    app = MLGymApp(deterministic=True, start_screen=CompareScreen(*runs))
+    # as `compare --tui` opens it: with the comparison the command made
+    app = MLGymApp(deterministic=True, start_screen=CompareScreen(comparison=compare_runs(*runs)))
     async with app.run_test(size=(160, 48)) as pilot:
         screen = app.screen
-        while screen.comparison is None:
-            await pilot.pause(0.02)
         await pilot.pause()
         steps = screen.query_one("#compare-steps", DataTable)
         assert steps.row_count == 6
@@ -199,6 +198,11 @@ async def test_compare_screen(runs, tmp_path):
         assert screen.query_one("#card-a-gap", Static).display and card_b.step_view.step == 2
         files = screen.query_one("#compare-files", DataTable)
         assert files.row_count == 4  # differing and one-sided files
+        await pilot.press("w")  # A after step 1 (its last above the gap), B after step 2: both still as given
+        assert (screen.comparison.workspace.step_a, screen.comparison.workspace.step_b) == (1, 2)
+        assert files.row_count == 0
+        await pilot.press("W")
+        assert files.row_count == 4
         files.focus()
         await pilot.pause()
         row = [str(files.get_row_at(i)[0]) for i in range(files.row_count)].index("train.py")
