@@ -75,7 +75,8 @@ def with_gpus(runtime, gpus: str | None):
     return runtime.model_copy(update={"gpus": gpus})
 
 
-async def run_single_cli(args, task: str, parent: str | None = None, fork_step: int | None = None) -> int:
+async def run_single_cli(args, task: str, parent: str | None = None, fork_step: int | None = None,
+                         fork_by: str = "reexecute") -> int:
     """Parse-level errors become one-line messages and exit code 2."""
     from rich.console import Console
 
@@ -109,7 +110,8 @@ async def run_single_cli(args, task: str, parent: str | None = None, fork_step: 
         controller = await run_single(
             task, args.agent, engine_name=engine, mode=args.mode, runs_dir=runs_dir, model=args.model,
             api_base=args.api_base, max_steps=args.max_steps, cost_limit=args.cost_limit, runtime=runtime,
-            parent=parent, fork_step=fork_step, console=console, quiet=args.quiet, engine=connected, listen=listen,
+            parent=parent, fork_step=fork_step, fork_by=fork_by, console=console, quiet=args.quiet, engine=connected,
+            listen=listen,
         )
     except PreflightError as exc:
         for problem in exc.problems:
@@ -153,6 +155,7 @@ async def run_single(
     runtime=None,
     parent=None,
     fork_step: int | None = None,
+    fork_by: str = "reexecute",
     console=None,
     quiet: bool = False,
     engine=None,
@@ -171,8 +174,8 @@ async def run_single(
     console = console or Console(highlight=False)
     controller = await start_episode(
         task, agent, engine_name=engine_name, mode=mode, runs_dir=Path(runs_dir), model_override=model,
-        max_steps=max_steps, cost_limit=cost_limit, parent=parent, fork_prefix=fork_step, api_base=api_base,
-        runtime=runtime, engine=engine,
+        max_steps=max_steps, cost_limit=cost_limit, parent=parent, fork_prefix=fork_step, fork_by=fork_by,
+        api_base=api_base, runtime=runtime, engine=engine,
     )
     import asyncio
 

@@ -73,6 +73,7 @@ class Controller:
         metrics: list[dict[str, Any]] | None = None,
         parent: str | None = None,
         prefix: list[ev.StepRecorded] | None = None,
+        fork_by: str = "",
         run_id: str = "",
         who: str = "",
     ) -> None:
@@ -84,7 +85,8 @@ class Controller:
         self.info = EpisodeInfo(
             run_id=run_id or (self.run_dir.name if self.run_dir else ""), task_id=task_id, agent=agent, model=model,
             engine=engine, baseline=dict(baseline or {}), metrics=list(metrics or []), parent=parent,
-            fork_step=len(prefix) if parent is not None else None, who=who,
+            fork_step=len(prefix) if parent is not None else None, fork_by=fork_by if parent is not None else "",
+            who=who,
         )
         self._subscribers: list[Callable[[Event], None]] = []
         self.runner = EpisodeRunner(

@@ -17,6 +17,7 @@ from mlgym_tui.config.task import TaskConfig
 from mlgym_tui.episode.controller import Controller, ControllerError
 from mlgym_tui.stream.events import StepRecorded
 from mlgym_tui.stream.types import MODES
+from mlgym_tui.trajectory.fork import FORK_BY
 
 
 def resolve_agent(
@@ -72,6 +73,7 @@ async def start_episode(
     parent: str | Path | None = None,
     fork_prefix: int | Sequence[StepRecorded] | None = None,
     *,
+    fork_by: str = "reexecute",
     api_base: str | None = None,
     wall_time_s: float | None = None,
     who: str = "",
@@ -84,7 +86,11 @@ async def start_episode(
     """A ready, not yet started Controller for one episode.
 
     `parent` + `fork_prefix` make a fork: an int N takes the parent's first N steps (the parent is loaded
-    from `parent`), a list of StepRecorded is used as is. `engine` may be an already connected Engine.
+    from `parent`), a list of StepRecorded is used as is. `fork_by` says how the fork gets there: "reexecute" runs
+    those commands again in the fresh container; "snapshot" (what the CLI and the TUI choose) restores the parent's
+    workspace, shell directory and exported environment after step N and answers the N steps from the recording,
+    running nothing; it raises SnapshotUnavailable (a TrajectoryError) before any run directory exists when the
+    parent's snapshots cannot give that workspace. `engine` may be an already connected Engine.
     """
     from mlgym_tui.agents.factory import create_policy
     from mlgym_tui.environment.environment import MLGymEnvironment
@@ -101,8 +107,11 @@ async def start_episode(
     if agent.policy == "human":
         mode = "human"
 
+    if fork_by not in FORK_BY:
+        raise ControllerError(f"unknown fork method {fork_by!r}; use one of: {', '.join(FORK_BY)}")
     prefix: list[StepRecorded] = []
     parent_str: str | None = None
+    restored = None  # an exact fork: the parent's workspace after the prefix, and its validations in the prefix
     if parent is not None:
         from mlgym_tui.trajectory import fork_prefix as take_prefix
         from mlgym_tui.trajectory import load_run
@@ -119,6 +128,13 @@ async def start_episode(
                 f"{parent}: the parent run is for task {parent_run.meta.task_id!r}, not {task_config.id!r}; "
                 "fork it with its own task"
             )
+        if fork_by == "snapshot":
+            from mlgym_tui.trajectory.fork import workspace_at
+
+            if prefix != list(parent_run.steps[:len(prefix)]):
+                raise ControllerError("an exact fork starts from the parent's own first steps; pass an int fork_prefix")
+            at = await asyncio.to_thread(workspace_at, parent_run, len(prefix))
+            restored = (at, [v for v in parent_run.validations if v.step <= len(prefix)])
     elif fork_prefix:
         prefix = list(fork_prefix) if not isinstance(fork_prefix, int) else []
 
@@ -144,11 +160,17 @@ async def start_episode(
         "mode": mode,
         "parent": parent_str,
         "fork_step": len(prefix) if parent_str else None,
+        "fork_by": fork_by if parent_str else None,
     }
     recorder = Recorder(run_dir, task_config.id, config, **(recorder_options or {}))
     if recorder_wrapper is not None:  # e.g. bench/bench_loop.py times the recorder's calls
         recorder = recorder_wrapper(recorder)
-    env = MLGymEnvironment(task_config, engine, runtime, submissions_dir=run_dir / "submissions", memory=agent.memory)
+    from mlgym_tui.trajectory.workspace_store import BlobStore
+
+    env = MLGymEnvironment(task_config, engine, runtime, submissions_dir=run_dir / "submissions", memory=agent.memory,
+                           workspace_store=BlobStore(run_dir))
+    if restored is not None:
+        env = exact_fork_environment(env, prefix, *restored)
 
     holder: list[Controller] = []
 
@@ -181,9 +203,25 @@ async def start_episode(
         metrics=metrics,
         parent=parent_str,
         prefix=prefix,
+        fork_by=fork_by,
         who=who,
     )
     controller.agent_config = agent
     controller.task = task_config
     holder.append(controller)
     return controller
+
+
+def exact_fork_environment(env: Any, prefix: list[StepRecorded], at: Any, validations: list[Any]) -> Any:
+    """`env` set to restore the parent's workspace at reset, wrapped so the prefix is answered from the recording."""
+    from mlgym_tui.environment.workspace_restore import RestoredPath, RestorePlan, restore_hook
+    from mlgym_tui.episode.restored_prefix import RestoredPrefix
+
+    plan = RestorePlan(
+        paths=[RestoredPath(e.path, e.kind, e.mode, data, e.target) for e, data in at.files],
+        cwd=at.cwd, env=at.env, unrecorded=list(at.unrecorded),
+    )
+    env.restore = restore_hook(plan)
+    wrapped = RestoredPrefix(env, prefix, validations)
+    wrapped.restore_plan = plan
+    return wrapped

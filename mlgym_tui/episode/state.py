@@ -22,7 +22,8 @@ class EpisodeInfo:
     baseline: dict[str, float] = field(default_factory=dict)
     metrics: list[dict[str, Any]] = field(default_factory=list)  # the task's metric declarations
     parent: str | None = None  # the run a fork was made from
-    fork_step: int | None = None  # how many of the parent's steps the fork re-executes
+    fork_step: int | None = None  # how many of the parent's steps the fork starts from
+    fork_by: str = ""  # "snapshot" (restored from the parent's workspace snapshots) or "reexecute"
     who: str = ""  # the person playing a human baseline
 
     @property

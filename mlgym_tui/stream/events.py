@@ -74,6 +74,7 @@ class EpisodeStarted(Event):
     cost_limit: float
     parent: str | None = None
     fork_step: int | None = None
+    fork_by: str = ""  # a fork's first steps: "snapshot" (restored) or "reexecute" (run again); "" in older runs
     baseline: dict[str, float] = field(default_factory=dict)
     metrics: list[dict[str, Any]] = field(default_factory=list)  # [{name, direction, primary}]
     trust: str = ""  # how scores are computed: isolated | in-process | unisolated ("" in older runs)

@@ -19,6 +19,7 @@ class RunMeta:
     mode: str = "auto"
     parent: str | None = None
     fork_step: int | None = None
+    fork_by: str = ""  # snapshot | reexecute ("" before it was recorded)
     baseline: dict[str, float] = field(default_factory=dict)
     metrics: list[dict[str, Any]] = field(default_factory=list)
     run_id: str = ""
@@ -35,6 +36,7 @@ class RunMeta:
             mode=started.mode,
             parent=started.parent,
             fork_step=started.fork_step,
+            fork_by=started.fork_by,
             baseline=dict(started.baseline),
             metrics=list(started.metrics),
             run_id=started.run_id,
@@ -56,6 +58,7 @@ class RunMeta:
             cost_limit=self.cost_limit,
             parent=self.parent,
             fork_step=self.fork_step,
+            fork_by=self.fork_by,
             baseline=dict(self.baseline),
             metrics=list(self.metrics),
         )

@@ -12,24 +12,37 @@ from mlgym_tui.tui.actions import bindings_for
 
 
 class ForkDialog(ModalScreen[dict | None]):
-    """Who continues a fork: the agent (config, model) or a person; and on which engine."""
+    """How a fork starts (the parent's workspace snapshot restored, or its first commands run again), who continues
+    it (the agent with a config and model, or a person) and on which engine. `unavailable` says why the snapshot
+    cannot be restored; re-execution is then the one way offered."""
 
     BINDINGS = bindings_for("fork_dialog")
 
-    def __init__(self, task_id: str, steps: int, engine: str = "auto", agent: str = "default") -> None:
+    def __init__(self, task_id: str, steps: int, engine: str = "auto", agent: str = "default",
+                 unavailable: str | None = None) -> None:
         super().__init__()
         self.task_id, self.steps, self.engine, self.agent = task_id, steps, engine, agent
+        self.unavailable = unavailable
 
     def compose(self) -> ComposeResult:
         from mlgym_tui.tui.episode_request import ENGINES, agent_choices
 
         agents = [a for a in agent_choices() if a not in ("human", "replay")]
         agent = self.agent if self.agent in agents else ("default" if "default" in agents else Select.BLANK)
+        ways = [(f"re-execute the first {self.steps} action(s)", "reexecute")]
+        if self.unavailable is None:
+            ways.insert(0, (f"restore the workspace at step {self.steps} (exact)", "snapshot"))
+        how = ("restore the parent's workspace, directory and environment after it in a fresh container"
+               if self.unavailable is None else
+               f"re-execute the first {self.steps} action(s) in a fresh container")
         with Vertical(id="start-box"):
-            yield Label(f"Fork [b]{self.task_id}[/b] at step {self.steps}: re-execute the first {self.steps} "
-                        "action(s) in a fresh container, then continue (ctrl+a: agent, ctrl+u: human)",
-                        id="start-title")
+            yield Label(f"Fork [b]{self.task_id}[/b] at step {self.steps}: {how}, then continue "
+                        "(ctrl+a: agent, ctrl+u: human)", id="start-title")
+            if self.unavailable is not None:
+                yield Static(Text(f"No exact fork: {self.unavailable}", style="italic"), id="fork-unavailable")
             with Grid(id="start-grid"):
+                yield Label("start by")
+                yield Select(ways, value=ways[0][1], id="fork-how", allow_blank=False)
                 yield Label("continue as")
                 yield Select([("the agent", "agent"), ("a human (me)", "human")], value="agent", id="fork-who",
                              allow_blank=False)
@@ -50,7 +63,8 @@ class ForkDialog(ModalScreen[dict | None]):
         return {"who": who, "agent": "human" if who == "human" else (str(agent) if agent is not Select.BLANK
                                                                       else "default"),
                 "model": self.query_one("#fork-model", Input).value.strip(),
-                "engine": str(self.query_one("#fork-engine", Select).value)}
+                "engine": str(self.query_one("#fork-engine", Select).value),
+                "how": str(self.query_one("#fork-how", Select).value)}
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

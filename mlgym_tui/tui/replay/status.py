@@ -3,6 +3,7 @@ follow mode show, most telling first (the status line is cut at the terminal's w
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any
 
 from mlgym_tui.tui.replay.cursor import ReplayCursor
@@ -46,11 +47,17 @@ def status_line(cursor: ReplayCursor, run: Any, *, follow: bool, warnings: list[
     if warnings:
         parts.append(f"⚠ {len(warnings)} warning(s)")
     if meta.parent:
-        parts.append(f"fork of step {meta.fork_step}")
+        parts.append(lineage(meta))
     parts.append(f"task {meta.task_id}")
     if not human:
         parts.append(f"agent {meta.agent} ({meta.model})")
     return " · ".join(parts)
+
+
+def lineage(meta: Any) -> str:
+    """Where a fork comes from: "fork of RUN at step N (snapshot)" (how it was made: unsaid in older runs)."""
+    how = getattr(meta, "fork_by", "")
+    return f"fork of {PurePath(meta.parent).name} at step {meta.fork_step}" + (f" ({how})" if how else "")
 
 
 def summary(warnings: list[str]) -> str:
