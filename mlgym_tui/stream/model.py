@@ -23,11 +23,13 @@ class Changed(enum.Flag):
     METRICS = enum.auto()
     STATUS = enum.auto()
     PENDING = enum.auto()
-    ALL = TRANSCRIPT | SHELL | METRICS | STATUS | PENDING
+    WORKSPACE = enum.auto()
+    ALL = TRANSCRIPT | SHELL | METRICS | STATUS | PENDING | WORKSPACE
 
 
 TRANSCRIPT, SHELL, METRICS, STATUS, PENDING = (Changed.TRANSCRIPT, Changed.SHELL, Changed.METRICS, Changed.STATUS,
                                                Changed.PENDING)
+WORKSPACE = Changed.WORKSPACE
 
 
 @dataclass
@@ -104,6 +106,8 @@ class EpisodeModel:
     errors: list[str] = field(default_factory=list)
     shell_chunks: list[str] = field(default_factory=list)  # not kept: drained by the shell pane
     control_holder: str = ""  # the attached viewer steering the episode ("user@host"); "" when none
+    # the workspace's snapshots as they arrive, only kept (the workspace pane folds them when it is shown)
+    workspace: list[ev.WorkspaceSnapshot] = field(default_factory=list)
     last_event_t: float | None = None
 
     # ---------------------------------------------------------------- folding
@@ -275,6 +279,10 @@ class EpisodeModel:
     def _on_control_changed(self, e: ev.ControlChanged) -> Changed:
         self.control_holder = e.holder
         return STATUS
+
+    def _on_workspace_snapshot(self, e: ev.WorkspaceSnapshot) -> Changed:
+        self.workspace.append(e)
+        return WORKSPACE
 
     def _on_error(self, e: ev.ErrorEvent) -> Changed:
         self.errors.append(e.message)

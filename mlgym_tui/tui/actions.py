@@ -34,6 +34,7 @@ CONTEXTS: dict[str, str] = {
     "episode": "episode",
     "transcript": "transcript",
     "step_card": "step card",
+    "workspace": "workspace pane",
     "replay": "replay",
     "fork_episode": "fork (live)",
     "fork_dialog": "fork dialog",
@@ -93,12 +94,17 @@ ACTIONS: tuple[Action, ...] = (
     Action("toggle_transcript", "1", "toggle_pane('transcript-pane')", "Transcript", _PANES, show=False),
     Action("toggle_shell", "2", "toggle_pane('shell-pane')", "Shell", _PANES, show=False),
     Action("toggle_metrics", "3", "toggle_pane('metrics-pane')", "Metrics", _PANES, show=False),
+    Action("toggle_workspace", "4", "toggle_pane('workspace-pane')", "Workspace", _PANES, show=False),
     Action("zoom", "z", "zoom", "Zoom pane", _PANES, show=False),
     Action("back", "escape", "back", "Leave (it keeps running)", _EPISODE, show=False),
     # ------------------------------------------------------------ the transcript and its cards
     Action("transcript_earlier", "left_square_bracket", "earlier", "Earlier steps", ("transcript",)),
     Action("transcript_later", "right_square_bracket", "later", "Later steps", ("transcript",)),
     Action("card_toggle", "enter", "toggle", "Fold/unfold the observation", ("step_card",), show=False),
+    # ------------------------------------------------------------ the workspace pane's tree
+    Action("workspace_open", "enter", "open", "Show the file (a folder: open/close)", ("workspace",), show=False),
+    Action("workspace_diff", "d", "diff", "The file's diff against the previous step", ("workspace",)),
+    Action("workspace_close", "escape", "close_preview", "Close the file shown", ("workspace",), show=False),
     # ------------------------------------------------------------ replay
     Action("replay_next", "right", "step(1)", "Next", ("replay",)),
     Action("replay_previous", "left", "step(-1)", "Previous", ("replay",)),
