@@ -97,18 +97,34 @@ def print_steps(console, comparison, limit: int | None) -> None:
              f"{counts['same']} same (=), {counts['changed']} different (~), {counts['only-a']} only in A (<), "
              f"{counts['only-b']} only in B (>)")
     console.print(title, style="bold")
+    shown = rows[:limit] if limit is not None else rows
+    plain = [(step_cells(row.a, 10_000), step_cells(row.b, 10_000)) for row in shown]
+    headers = ("step", "by", "action", "exit", "validation")
+    # every column but the actions keeps its widest value; the two actions share what is left of the width
+    widths = [[max([len(c[side][i]) for c in plain] + [len(headers[i]) + (2 if i == 0 else 0)]) for i in range(5)]
+              for side in (0, 1)]
+    for side in (0, 1):
+        widths[side][4] = min(widths[side][4], 24)
+
+    def room() -> int:  # what the two actions get: rich adds 2 of padding and 1 of rule to all but the edges
+        return (console.width - sum(w for side in widths for i, w in enumerate(side) if i != 2) - 1 - 30) // 2
+
+    while room() < 16 and max(widths[0][4], widths[1][4]) > 10:  # narrow: validations give way first
+        for side in (0, 1):
+            widths[side][4] = max(10, widths[side][4] - 1)
+    action = max(10, min(ACTION_WIDTH, room()))
     table = Table(show_edge=False, pad_edge=False)
-    for side in ("A", "B"):
-        table.add_column(f"{side} step", justify="right", no_wrap=True)
-        table.add_column("by", no_wrap=True)
-        table.add_column("action", max_width=ACTION_WIDTH, no_wrap=True)
-        table.add_column("exit", justify="right", no_wrap=True)
-        table.add_column("validation", no_wrap=True)
+    for index, side in enumerate(("A", "B")):
+        w = widths[index]
+        table.add_column(f"{side} step", justify="right", no_wrap=True, width=w[0])
+        table.add_column("by", no_wrap=True, width=w[1])
+        table.add_column("action", no_wrap=True, width=action)
+        table.add_column("exit", justify="right", no_wrap=True, width=w[3])
+        table.add_column("validation", no_wrap=True, width=w[4])
         if side == "A":
-            table.add_column("", justify="center")
-    for row in rows[:limit] if limit is not None else rows:
-        a = step_cells(row.a, ACTION_WIDTH)
-        b = step_cells(row.b, ACTION_WIDTH)
+            table.add_column("", justify="center", width=1)
+    for row in shown:
+        a, b = step_cells(row.a, action), step_cells(row.b, action)
         table.add_row(*a, KIND_MARK[row.kind], *b, style="dim" if row.kind == "same" else None)
     console.print(table)
     if limit is not None and len(rows) > limit:

@@ -29,8 +29,8 @@ class CompareScreen(Screen):
     DEFAULT_CSS = """
     #compare-header { height: auto; padding: 0 1; }
     #compare-body { height: 1fr; }
-    #compare-left { width: 3fr; }
-    #compare-right { width: 2fr; }
+    #compare-left { width: 2fr; }
+    #compare-right { width: 1fr; }
     #compare-steps { height: 1fr; border: round $primary 50%; }
     #compare-steps:focus, #compare-files:focus { border: round $accent; }
     #compare-cards { height: 1fr; }
@@ -130,7 +130,7 @@ class CompareScreen(Screen):
         grid.clear(columns=True)
         for side in ("A", "B"):
             for name in ("step", "by", "action", "exit", "score"):
-                grid.add_column(f"{side} {name}" if name == "step" else name, key=f"{side}-{name}")
+                grid.add_column(side if name == "step" else name, key=f"{side}-{name}")
             if side == "A":
                 grid.add_column("", key="mark")
         for index, row in enumerate(comparison.rows):
@@ -233,7 +233,7 @@ class CompareScreen(Screen):
             self.app.exit()
 
 
-ACTION_WIDTH = 24
+ACTION_WIDTH = 20
 
 
 def _cells(step, side) -> tuple:
