@@ -202,6 +202,10 @@ async def test_replay_pane_follows_the_cursor_and_shows_files_diffs_tables(tmp_p
         await pilot.press("4")
         await pilot.pause()
         assert not pane.display
+        assert screen.focused is None or pane not in screen.focused.ancestors_with_self
+        await pilot.press("right")  # the replay's keys move the cursor again
+        await pilot.pause()
+        assert screen.state.card == 2
 
 
 async def test_blobs_on_another_machine_are_said_so(tmp_path):
