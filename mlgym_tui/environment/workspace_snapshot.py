@@ -36,9 +36,14 @@ WALKER = Path(__file__).with_name("workspace_walker.py")
 CONTAINER_PYTHON = "/usr/bin/python3"  # root's own interpreter: the agent cannot write it or its library
 LARGE_ANSWER = 256 * 1024  # answers past this are parsed on a worker thread, off the event loop
 ANSWER_GRACE = 30.0  # seconds past max_seconds before a silent helper is given up
-# `export -p` lines: declare -x NAME or declare -x NAME="value" (value: \" \\ \$ \` escaped, newlines literal).
-_EXPORT = re.compile(r'^declare -x ([A-Za-z_][A-Za-z0-9_]*)(?:="((?:[^"\\]|\\.)*)")?$', re.MULTILINE | re.DOTALL)
+# `export -p` lines: declare -x NAME, NAME="value" (\" \\ \$ \` escaped, newlines literal) or, for a value with
+# control characters, NAME=$'value' (ANSI-C escapes).
+_EXPORT = re.compile(r"""^declare -x ([A-Za-z_][A-Za-z0-9_]*)(?:="((?:[^"\\]|\\.)*)"|=\$'((?:[^'\\]|\\.)*)')?$""",
+                     re.MULTILINE | re.DOTALL)
 _UNESCAPE = re.compile(r'\\([\\"$`])')
+_ANSI_C = re.compile(rb"\\(x[0-9A-Fa-f]{1,2}|[0-7]{1,3}|.)", re.DOTALL)
+_ANSI_C_NAMED = {b"n": b"\n", b"t": b"\t", b"r": b"\r", b"a": b"\a", b"b": b"\b", b"f": b"\f", b"v": b"\v",
+                 b"e": b"\x1b", b"E": b"\x1b"}
 
 
 class BlobSink(Protocol):
@@ -57,7 +62,23 @@ class HelperGone(Exception):
 
 def parse_exports(text: str) -> dict[str, str]:
     """NAME -> value from `export -p` output (a name exported without a value maps to "")."""
-    return {m.group(1): _UNESCAPE.sub(r"\1", m.group(2) or "") for m in _EXPORT.finditer(text)}
+    exported = {}
+    for match in _EXPORT.finditer(text):
+        name, quoted, ansi = match.groups()
+        exported[name] = _ansi_c(ansi) if ansi is not None else _UNESCAPE.sub(r"\1", quoted or "")
+    return exported
+
+
+def _ansi_c(body: str) -> str:
+    def one(match: re.Match) -> bytes:
+        code = match.group(1)
+        if code[:1] == b"x":
+            return bytes([int(code[1:], 16)])
+        if code[:1].isdigit():
+            return bytes([int(code, 8) & 0xFF])
+        return _ANSI_C_NAMED.get(code, code)  # \\ \' \" and anything else: the character itself
+
+    return _ANSI_C.sub(one, body.encode("utf-8")).decode("utf-8", "replace")
 
 
 class Lister:
@@ -199,19 +220,19 @@ class WorkspaceSnapshotter:
         for path in gone:
             if path in self.tree and path not in seen:
                 deleted.add(path)
-        for path in deleted:
-            if path not in seen:
-                self.tree.pop(path, None)
-            prefix = path + "/"
-            for inner in [p for p in self.tree if p.startswith(prefix) and p not in seen]:
-                del self.tree[inner]
+        outermost = _outermost(deleted)
+        if outermost:
+            # One pass over the tree (a folder of 20,000 files deleted is one path here, not 20,000 scans).
+            roots = set(outermost)
+            for path in [p for p in self.tree if p not in seen and _under(p, roots)]:
+                del self.tree[path]
         env = None
         if answer.get("env") is not None:
             exported = parse_exports(answer["env"])
             if exported != self.env:
                 env = self.env = exported
         snapshot = WorkspaceSnapshot(step=step, changed=sorted(changed, key=lambda e: e["path"]),
-                                     deleted=_outermost(deleted), skipped=list(answer["skipped"]),
+                                     deleted=outermost, skipped=list(answer["skipped"]),
                                      files=len(self.tree), complete=bool(answer["complete"]), env=env)
         return snapshot, blobs
 
@@ -253,6 +274,12 @@ def _same(before: dict[str, Any], after: dict[str, Any]) -> bool:
     if after["kind"] == "file" and after["sha256"] is None:
         return before.get("mtime") == after.get("mtime")
     return True
+
+
+def _under(path: str, roots: set[str]) -> bool:
+    """Whether path is one of roots or inside one."""
+    parts = path.split("/")
+    return any("/".join(parts[:i]) in roots for i in range(1, len(parts) + 1))
 
 
 def _outermost(paths: set[str]) -> list[str]:

@@ -171,6 +171,7 @@ class EpisodeRunner:
                 return self.exit_status
             self.policy.max_steps, self.policy.cost_limit = self.max_steps, self.cost_limit
             unsubscribe = self.env.shell.subscribe(self._on_output)
+            await self._snapshot(self.step)  # the workspace as the task gave it (or as a restored fork has it)
             observation = await self._replay_prefix(observation)
             while not self.done:
                 observation = await self._step(observation)
@@ -353,6 +354,7 @@ class EpisodeRunner:
                 running.cancel()
             self.running_command = None
         self._record(step, action, result, time.monotonic() - t0, started_at, thought, response, policy_author)
+        await self._snapshot(step)
         if result.done:
             await self._end(result.exit_status or ExitStatus.SUBMITTED, submission=result.submission)
         return result
@@ -604,9 +606,22 @@ class EpisodeRunner:
         self.emit(ev.EpisodeStarted(
             run_id=i.run_id, task_id=i.task_id, agent=i.agent, model=i.model, mode=self.mode, engine=i.engine,
             max_steps=self.max_steps, cost_limit=self.cost_limit, parent=i.parent, fork_step=i.fork_step,
-            baseline=dict(i.baseline), metrics=list(i.metrics), trust=self.env.trust,
+            fork_by=i.fork_by, baseline=dict(i.baseline), metrics=list(i.metrics), trust=self.env.trust,
             trust_reason=self.env.trust_reason, who=i.who, wall_time_s=self.wall_time_s,
         ))
+
+    async def _snapshot(self, step: int) -> None:
+        """The workspace's changes at `step`, right after its StepRecorded (an environment without snapshots, as
+        the loop tests' fakes, has none). Exported variables whose names look secret are redacted here."""
+        take = getattr(self.env, "snapshot_workspace", None)
+        snapshot = await take(step) if take is not None else None
+        if snapshot is None:
+            return
+        if snapshot.env:
+            from mlgym_tui.trajectory.redaction import REDACTED, name_looks_secret
+
+            snapshot.env = {k: REDACTED if name_looks_secret(k) else v for k, v in snapshot.env.items()}
+        self.emit(snapshot)
 
     def _on_output(self, text: str) -> None:
         if self.running_command is not None:
