@@ -25,7 +25,7 @@ from mlgym_tui.episode.session import start_episode
 from mlgym_tui.stream import events as ev
 from mlgym_tui.trajectory import load_run
 from mlgym_tui.trajectory.fork import SnapshotUnavailable, unavailable_reason, workspace_at
-from mlgym_tui.trajectory.workspace_store import BlobStore
+from mlgym_tui.trajectory.workspace_store import BlobStore, WorkspaceHistory
 from mlgym_tui.tui.replay.status import lineage
 
 REPO = Path(__file__).resolve().parents[1]
@@ -217,6 +217,17 @@ async def test_exact_fork_restores_files_cwd_env_and_history_without_running_any
     child = load_run(fork.run_dir)
     assert child.meta.fork_by == "snapshot"
     assert "fork_by: snapshot" in (fork.run_dir / "config.yaml").read_text()
+    # the fork's workspace history is the parent's up to step N (its blobs copied), then its own
+    mine = WorkspaceHistory(child.events, fork.run_dir)
+    theirs = WorkspaceHistory(load_run(parent).events, parent)
+    assert mine.steps()[: N + 1] == list(range(N + 1))
+    for step in range(N + 1):
+        assert {p: (e.kind, e.sha256) for p, e in mine.tree_at(step).items()} == {
+            p: (e.kind, e.sha256) for p, e in theirs.tree_at(step).items()}
+    assert mine.missing_blobs(N) == []
+    changed, _ = mine.changes_at(N + 1)
+    assert changed == [] or all(e.path not in theirs.tree_at(N) or not e.same_content(theirs.tree_at(N)[e.path])
+                                for e in changed)  # the live step's snapshot holds real changes only
 
 
 async def test_reexecution_runs_the_commands_again_so_the_stochastic_file_differs(engine, tmp_path):

@@ -10,7 +10,8 @@ messages to the driver as they come, so the driver's Recorder writes the run dir
     ("history", start, messages)   the policy's history from index `start` on (what the .traj keeps)
     ("stats", model_stats)
     ("progress", {...})            step, cost, best score, exit status: what the live table shows
-    ("file", relative_path, bytes) a file the environment kept under submissions/ (sent after each scoring)
+    ("file", relative_path, bytes) a file the environment kept under submissions/ (sent after each scoring) or
+                                   workspace/ (snapshot blobs, sent after each snapshot)
     ("failed", {"infra": kind or None, "message": ...})   the episode could not start
     ("done", {"exit_status": ...})
 
@@ -85,11 +86,12 @@ def progress_of(controller) -> dict[str, Any]:
             "best_score": controller.best_score, "exit_status": controller.exit_status}
 
 
-class _SubmissionFiles:
-    """Sends the files the environment keeps under submissions/ once each, after each scoring and at the end."""
+class _KeptFiles:
+    """Sends the files the environment keeps in one folder of the run (submissions/ after each scoring, workspace/
+    blobs after each snapshot, both at the end) once each, so the driver's run folder is complete."""
 
-    def __init__(self, run_dir: Path, send) -> None:
-        self.root = run_dir / "submissions"
+    def __init__(self, run_dir: Path, folder: str, send) -> None:
+        self.root = run_dir / folder
         self.run_dir = run_dir
         self.send = send
         self.sent: set[str] = set()
@@ -97,7 +99,7 @@ class _SubmissionFiles:
     def flush(self) -> None:
         if not self.root.is_dir():
             return
-        for path in sorted(p for p in self.root.rglob("*") if p.is_file()):
+        for path in sorted(p for p in self.root.rglob("*") if p.is_file() and not p.name.endswith(".tmp")):
             name = path.relative_to(self.run_dir).as_posix()
             if name not in self.sent:
                 self.sent.add(name)
@@ -179,11 +181,14 @@ async def _run(request, engine, scratch: Path, send, control, stop_box, where, s
     send(("hello", {"config": config, "run_name": controller.run_dir.name, "task_id": controller.task_id,
                     "model": controller.model, "agent": controller.agent, "max_steps": controller.max_steps,
                     **where}))
-    files = _SubmissionFiles(controller.run_dir, send)
+    files = _KeptFiles(controller.run_dir, "submissions", send)
+    blobs = _KeptFiles(controller.run_dir, "workspace", send)
 
     def on_event(event: Event) -> None:
         if event.type == "validation_scored":
             files.flush()  # the environment kept the scored files before the event was emitted
+        elif event.type == "workspace_snapshot":
+            blobs.flush()  # stored before the snapshot was emitted
         if event.type in PROGRESS_EVENTS:
             send(("progress", progress_of(controller)))
 
@@ -196,6 +201,7 @@ async def _run(request, engine, scratch: Path, send, control, stop_box, where, s
         if watcher is not None:
             watcher.cancel()
         await asyncio.to_thread(files.flush)
+        await asyncio.to_thread(blobs.flush)
         send(("progress", progress_of(controller)))
     send(("done", {"exit_status": controller.exit_status}))
 

@@ -134,7 +134,13 @@ async def start_episode(
             if prefix != list(parent_run.steps[:len(prefix)]):
                 raise ControllerError("an exact fork starts from the parent's own first steps; pass an int fork_prefix")
             at = await asyncio.to_thread(workspace_at, parent_run, len(prefix))
-            restored = (at, [v for v in parent_run.validations if v.step <= len(prefix)])
+            from mlgym_tui.stream.events import WorkspaceSnapshot
+            from mlgym_tui.trajectory.fork import run_folder
+            from mlgym_tui.trajectory.workspace_store import BlobStore
+
+            inherited = [e for e in parent_run.events if isinstance(e, WorkspaceSnapshot) and e.step <= len(prefix)]
+            restored = (at, [v for v in parent_run.validations if v.step <= len(prefix)], inherited,
+                        BlobStore(folder) if (folder := run_folder(parent_run)) else None)
     elif fork_prefix:
         prefix = list(fork_prefix) if not isinstance(fork_prefix, int) else []
 
@@ -212,7 +218,8 @@ async def start_episode(
     return controller
 
 
-def exact_fork_environment(env: Any, prefix: list[StepRecorded], at: Any, validations: list[Any]) -> Any:
+def exact_fork_environment(env: Any, prefix: list[StepRecorded], at: Any, validations: list[Any],
+                           snapshots: list[Any] | None = None, parent_store: Any = None) -> Any:
     """`env` set to restore the parent's workspace at reset, wrapped so the prefix is answered from the recording."""
     from mlgym_tui.environment.workspace_restore import RestoredPath, RestorePlan, restore_hook
     from mlgym_tui.episode.restored_prefix import RestoredPrefix
@@ -222,6 +229,6 @@ def exact_fork_environment(env: Any, prefix: list[StepRecorded], at: Any, valida
         cwd=at.cwd, env=at.env, unrecorded=list(at.unrecorded),
     )
     env.restore = restore_hook(plan)
-    wrapped = RestoredPrefix(env, prefix, validations)
+    wrapped = RestoredPrefix(env, prefix, validations, snapshots, parent_store)
     wrapped.restore_plan = plan
     return wrapped
