@@ -88,7 +88,7 @@ def test_replay_follow_search_fork_into_human_in_tmux(tmp_path):
             shown = wait_for("/parent-two: 1 of 1")
             assert "step 2/4" in shown
             tmux("send-keys", "-t", SESSION, "f")
-            wait_for("at step 2: re-execute the first 2")
+            wait_for("at step 2: restore the parent's workspace")  # an exact fork (snapshots)
             tmux("send-keys", "-t", SESSION, "C-u")
             wait_for("container shell — HUMAN", timeout=120)
             wait_for("fork of step 2")

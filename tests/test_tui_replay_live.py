@@ -118,6 +118,8 @@ async def test_fork_from_the_cursor_continues_under_the_agent_and_reports_diverg
         await pilot.pause()
         assert "Fork battleOfSexes at step 2" in str(app.screen.query_one("#start-title").render())
         assert app.screen.query_one("#fork-engine").value == "docker"  # the parent's engine
+        assert app.screen.query_one("#fork-how").value == "snapshot"  # exact by default; here: re-execution
+        app.screen.query_one("#fork-how").value = "reexecute"
         await pilot.click("#fork-agent-go")
         await until(pilot, lambda: isinstance(app.screen, ForkEpisodeScreen) and app.screen.controller is not None,
                     "the fork to start")
