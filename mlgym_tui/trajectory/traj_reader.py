@@ -61,7 +61,7 @@ def read_traj_file(path: Path) -> LoadedRun:
     info = document.get("info") if isinstance(document.get("info"), dict) else {}
     started = _our_started(ours)
     if not started:
-        _lay_out_in_time(steps)
+        lay_out_in_time(steps)
     meta = RunMeta.from_started(started) if started else _guess_meta(path, document.get("history"))
     validations = _our_validations(ours) if ours else _mlgym_validations(steps, info, meta.baseline, warnings, path)
     events = _stream(started or meta.to_started(t=steps[0].started_at if steps else 0.0), steps, validations, info)
@@ -87,7 +87,7 @@ def _our_started(ours: dict[str, Any]) -> EpisodeStarted | None:
     return event if isinstance(event, EpisodeStarted) else None
 
 
-def _lay_out_in_time(steps: list[StepRecorded]) -> None:
+def lay_out_in_time(steps: list[StepRecorded]) -> None:
     """MLGym records how long each action ran but no clock: place the steps one after another from t=0, so the
     elapsed time of a replayed MLGym run is the time its actions took (model time is not recorded)."""
     if any(step.started_at for step in steps):

@@ -37,7 +37,6 @@ from mlgym_tui.trajectory.formats.shared import (
     command_in,
     is_person,
     iso_time,
-    lay_out,
     load_json,
     meta_from,
     our_ended,
@@ -49,6 +48,7 @@ from mlgym_tui.trajectory.formats.shared import (
     thought_in,
 )
 from mlgym_tui.trajectory.loaded_run import RunMeta
+from mlgym_tui.trajectory.traj_reader import lay_out_in_time
 
 # The lowest version that defines every field we write (root `extra` came in v1.1, observations on any step in
 # v1.2): readers of v1.4 and later all accept it. Imports take any ATIF-v1.x.
@@ -205,7 +205,7 @@ def import_atif(path: Path, document: Any = None, task_id: str | None = None) ->
         run.validations += our_validations(ours)
     if skipped_answers:
         run.notes.append(f"{skipped_answers} agent message(s) without a command kept in the history only")
-    lay_out(run.steps)
+    lay_out_in_time(run.steps)  # laid out in time as MLGym's own files are
     run.ended = our_ended(root_ours.get("episode_ended"))
     final = document.get("final_metrics") if isinstance(document.get("final_metrics"), dict) else {}
     run.model_stats = {

@@ -35,7 +35,6 @@ from mlgym_tui.trajectory.formats.shared import (
     RunSource,
     command_in,
     is_person,
-    lay_out,
     load_json,
     meta_from,
     our_ended,
@@ -46,6 +45,7 @@ from mlgym_tui.trajectory.formats.shared import (
     thought_in,
 )
 from mlgym_tui.trajectory.loaded_run import RunMeta
+from mlgym_tui.trajectory.traj_reader import lay_out_in_time
 
 TRAJECTORY_FORMAT = "mini-swe-agent-1.1"
 # The mini-swe-agent release whose trajectory format this file follows (v2.0 introduced mini-swe-agent-1.1);
@@ -209,7 +209,7 @@ def import_mini(path: Path, document: Any = None, task_id: str | None = None) ->
     if format_errors:
         run.notes.append(f"{format_errors} answer(s) without exactly one command (format errors) kept in the "
                          "history only")
-    lay_out(run.steps)
+    lay_out_in_time(run.steps)  # laid out in time as MLGym's own files are
     if run.ended is None and (info.get("exit_status") or ours_info.get("episode_ended")):
         run.ended = our_ended(ours_info.get("episode_ended")) or _exit_event({}, info, "")
     stats = info.get("model_stats") if isinstance(info.get("model_stats"), dict) else {}

@@ -264,16 +264,6 @@ def _number(value: Any, default: float) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
 
 
-def lay_out(steps: list[StepRecorded]) -> None:
-    """Steps without any clock reading get one after another from t=0, as MLGym's own files do."""
-    if any(step.started_at for step in steps):
-        return
-    clock = 0.0
-    for step in steps:
-        step.started_at, step.t = clock, clock + step.duration
-        clock += step.duration
-
-
 def load_json(path: Path, expected: str) -> Any:
     try:
         raw = path.read_bytes()
