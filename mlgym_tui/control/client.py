@@ -20,9 +20,9 @@ from mlgym_tui.agents.proposal import Proposal
 from mlgym_tui.control import protocol as p
 from mlgym_tui.control.endpoint import EndpointError, read_endpoint, read_token
 from mlgym_tui.episode.controller import ControllerError, who_am_i
-from mlgym_tui.episode.state import EpisodeInfo, EpisodeState
+from mlgym_tui.episode.state import EpisodeInfo, EpisodeReads, EpisodeState
 from mlgym_tui.stream import events as ev
-from mlgym_tui.stream.types import LIMIT_NAMES, MODES, ExitStatus
+from mlgym_tui.stream.types import LIMIT_NAMES, MODES
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ async def open_connection(target: str | Path, token: str | None) -> tuple[asynci
                       "it with --listen HOST:PORT to attach from here", run_dir)
 
 
-class RemoteEpisode:
+class RemoteEpisode(EpisodeReads):
     """An attached episode. `await RemoteEpisode.attach(target)`; then use it where a Controller is used."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, welcome: dict[str, Any],
@@ -346,25 +346,6 @@ class RemoteEpisode:
     @property
     def pending(self) -> Proposal | None:
         return self.state.pending
-
-    task_id = property(lambda self: self.info.task_id)
-    agent = property(lambda self: self.info.agent)
-    model = property(lambda self: self.info.model)
-    engine = property(lambda self: self.info.engine)
-    run_id = property(lambda self: self.info.run_id)
-    baseline = property(lambda self: dict(self.info.baseline))
-    metrics = property(lambda self: list(self.info.metrics))
-    parent = property(lambda self: self.info.parent)
-    fork_step = property(lambda self: self.info.fork_step)
-    primary_metric = property(lambda self: self.info.primary_metric)
-    cost = property(lambda self: float(self.model_stats.get("total_cost", 0.0)))
-    tokens_in = property(lambda self: int(self.model_stats.get("tokens_sent", 0)))
-    tokens_out = property(lambda self: int(self.model_stats.get("tokens_received", 0)))
-
-    @property
-    def succeeded(self) -> bool:
-        status = self.exit_status or ""
-        return bool(self.scores) and (status == ExitStatus.SUBMITTED or status.startswith("autosubmission"))
 
     def elapsed(self) -> float:
         base = float(self._state.get("elapsed") or 0.0)

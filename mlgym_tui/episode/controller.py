@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from mlgym_tui.agents.proposal import Policy, Proposal
 from mlgym_tui.episode import commands as cmd
 from mlgym_tui.episode.runner import EpisodeRunner, Environment
-from mlgym_tui.episode.state import EpisodeInfo, EpisodeState
+from mlgym_tui.episode.state import EpisodeInfo, EpisodeReads, EpisodeState
 from mlgym_tui.stream import events as ev
 from mlgym_tui.stream.events import Event
 from mlgym_tui.stream.types import LIMIT_NAMES, MODES, Awaiting, ExitStatus, Mode
@@ -53,7 +53,7 @@ def command_name(command: cmd.Command) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", type(command).__name__).lower()
 
 
-class Controller:
+class Controller(EpisodeReads):
     def __init__(
         self,
         *,
@@ -135,17 +135,6 @@ class Controller:
     def running_command(self) -> str | None:
         return self.runner.running_command
 
-    task_id = property(lambda self: self.info.task_id)
-    agent = property(lambda self: self.info.agent)
-    model = property(lambda self: self.info.model)
-    engine = property(lambda self: self.info.engine)
-    run_id = property(lambda self: self.info.run_id)
-    baseline = property(lambda self: dict(self.info.baseline))
-    metrics = property(lambda self: list(self.info.metrics))
-    parent = property(lambda self: self.info.parent)
-    fork_step = property(lambda self: self.info.fork_step)
-    primary_metric = property(lambda self: self.info.primary_metric)
-
     @property
     def container_name(self) -> str | None:
         container = getattr(self.runner.env, "container", None)  # a fake environment in tests has none
@@ -154,24 +143,6 @@ class Controller:
     @property
     def model_stats(self) -> dict[str, Any]:
         return dict(self.runner.policy.model_stats)
-
-    @property
-    def cost(self) -> float:
-        return float(self.model_stats.get("total_cost", 0.0))
-
-    @property
-    def tokens_in(self) -> int:
-        return int(self.model_stats.get("tokens_sent", 0))
-
-    @property
-    def tokens_out(self) -> int:
-        return int(self.model_stats.get("tokens_received", 0))
-
-    @property
-    def succeeded(self) -> bool:
-        """Submitted or auto-submitted with a score."""
-        status = self.exit_status or ""
-        return bool(self.runner.scores) and (status == ExitStatus.SUBMITTED or status.startswith("autosubmission"))
 
     def elapsed(self) -> float:
         started = self.runner.started_at

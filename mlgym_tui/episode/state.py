@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlgym_tui.agents.proposal import Proposal
-from mlgym_tui.stream.types import Awaiting, Engine, Mode
+from mlgym_tui.stream.types import Awaiting, Engine, ExitStatus, Mode
 
 
 @dataclass(frozen=True)
@@ -56,3 +56,30 @@ class EpisodeState:
     done: bool
     exit_status: str | None
     queued_commands: int  # commands sent but not yet applied
+
+
+class EpisodeReads:
+    """Reads every front end's episode handle derives the same way from its `info`, `model_stats`, `scores` and
+    `exit_status`: the Controller and an attached viewer's mirror (control/client.py) share them."""
+
+    info: EpisodeInfo
+
+    task_id = property(lambda self: self.info.task_id)
+    agent = property(lambda self: self.info.agent)
+    model = property(lambda self: self.info.model)
+    engine = property(lambda self: self.info.engine)
+    run_id = property(lambda self: self.info.run_id)
+    baseline = property(lambda self: dict(self.info.baseline))
+    metrics = property(lambda self: list(self.info.metrics))
+    parent = property(lambda self: self.info.parent)
+    fork_step = property(lambda self: self.info.fork_step)
+    primary_metric = property(lambda self: self.info.primary_metric)
+    cost = property(lambda self: float(self.model_stats.get("total_cost", 0.0)))
+    tokens_in = property(lambda self: int(self.model_stats.get("tokens_sent", 0)))
+    tokens_out = property(lambda self: int(self.model_stats.get("tokens_received", 0)))
+
+    @property
+    def succeeded(self) -> bool:
+        """Submitted or auto-submitted with a score."""
+        status = self.exit_status or ""
+        return bool(self.scores) and (status == ExitStatus.SUBMITTED or status.startswith("autosubmission"))

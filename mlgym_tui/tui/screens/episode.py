@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Input, TextArea
 
@@ -190,8 +191,12 @@ class EpisodeScreen(Screen):
         self._loop.call_later(wait, self._repaint, context=self._app_context)
 
     def _repaint(self) -> None:
-        if self.is_mounted:
+        if not self.is_mounted or self._closing or self._closed:
+            return  # scheduled before the screen was taken down
+        try:
             self.flush()
+        except NoMatches:
+            pass  # taken down while the callback waited: its widgets are gone, nothing to show
 
     def feed(self, events: list[ev.Event], flush: bool = False) -> None:
         self.queue.extend(events)
