@@ -281,3 +281,30 @@ def test_snapshot_workspace_pane(snap_compare, tmp_path):
 
     app = MLGymApp(deterministic=True, runs_dir=tmp_path, start_screen=ReplayScreen(run_dir, clock=lambda: T0 + 100))
     assert snap_compare(app, terminal_size=SIZE, run_before=at_step_two_with_a_diff)
+
+
+async def test_the_live_pane_on_a_real_episode_shows_what_a_command_made(tmp_path):
+    """A human episode on Docker: a command writes a CSV; the pane lists it as new and previews it as a table."""
+    from conftest import get_engine
+    from test_tui_terminal import human_app, live_episode, until
+
+    app = human_app(tmp_path, get_engine("docker"))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await live_episode(app, pilot)
+        screen.query_one("#shell-input").focus()
+        await pilot.press(*"printf 'a,b\\n1,2\\n' > made.csv", "enter")
+        await until(pilot, lambda: any(s.action.startswith("printf") for s in screen.model.steps), "the step")
+        await pilot.press("escape")  # out of the command line: keys are keys again
+        await pilot.press("4")
+        pane = screen.query_one(WorkspacePane)
+        await until(pilot, lambda: labels(pane.files).get("made.csv", "").startswith("+ made.csv"),
+                    "the new file marked in the pane")
+        tree = pane.query_one(WorkspaceTree)
+        tree.focus()
+        tree.move_cursor(tree.nodes_by_path["made.csv"])
+        await pilot.press("enter")  # (not `settled`: the episode itself is a worker that runs until it ends)
+        await until(pilot, lambda: pane.query_one("#preview-table").display and "made.csv" in preview_text(pane),
+                    "the CSV shown as a table")
+        assert pane.query_one("#preview-table").row_count == 1  # a header and one row
+        screen.controller.stop()
+        await until(pilot, lambda: screen.controller.done, "the end")
