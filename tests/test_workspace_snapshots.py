@@ -154,14 +154,18 @@ async def test_ignored_folders_are_said_once_and_left_out(box):
 
 async def test_100k_files_stay_bounded(box):
     make = "python3 -c \"import os\nos.mkdir('many')\nfor i in range(100000): open(f'many/{i}', 'w').close()\""
-    started = time.monotonic()
-    snapshot = await box.after(make)
-    made_in = time.monotonic() - started
-    assert not snapshot.complete and "20,000 entries" in snapshot.skipped[-1]["reason"]
-    assert len(snapshot.changed) <= 20_000 and snapshot.cost_ms < 6000, (snapshot.cost_ms, made_in)
-    again = await box.after("true")
-    assert again.changed == [] and again.deleted == [] and again.cost_ms < 3000
-    cleaned = await box.after("rm -r many")
+    try:
+        started = time.monotonic()
+        snapshot = await box.after(make)
+        made_in = time.monotonic() - started
+        assert not snapshot.complete and "20,000 entries" in snapshot.skipped[-1]["reason"]
+        # Bounded by the entry cap (about 0.75 s here alone; up to 8 s seen on a loaded CI machine), never by the
+        # 100k files: a generous ceiling, not a timing target (bench/bench_workspace.py measures).
+        assert len(snapshot.changed) <= 20_000 and snapshot.cost_ms < 30_000, (snapshot.cost_ms, made_in)
+        again = await box.after("true")
+        assert again.changed == [] and again.deleted == [] and again.cost_ms < 15_000
+    finally:
+        cleaned = await box.after("rm -rf many")  # the next tests share this container
     assert cleaned.complete and cleaned.deleted == ["many"]
 
 
