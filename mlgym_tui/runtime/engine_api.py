@@ -428,13 +428,15 @@ def _tar_of(src, uid: int, mode: int | None) -> bytes:
     return buffer.getvalue()
 
 
-def _attach_exec(container: ApiContainer, cmd: list[str], env: dict[str, str], purpose: str):
-    """Start `cmd` as the agent in the workspace on a terminal, attached: (exec id, raw socket, SDK wrapper)."""
+def _attach_exec(container: ApiContainer, cmd: list[str], env: dict[str, str], purpose: str, *, tty: bool = True,
+                 user: str = AGENT_USER, workdir: str | None = None):
+    """Start `cmd` attached (by default as the agent in the workspace, on a terminal): (exec id, raw socket, SDK
+    wrapper)."""
     api = container.api
     try:
-        exec_id = api.exec_create(container.id, cmd, stdin=True, tty=True, user=AGENT_USER,
-                                  workdir=container.workspace, environment=env)["Id"]
-        wrapper = api.exec_start(exec_id, socket=True, tty=True)
+        exec_id = api.exec_create(container.id, cmd, stdin=True, tty=tty, user=user,
+                                  workdir=workdir or container.workspace, environment=env)["Id"]
+        wrapper = api.exec_start(exec_id, socket=True, tty=tty)
     except docker.errors.NotFound:
         raise ContainerGone(f"container {container.name} is gone", "start a new episode") from None
     except (docker.errors.APIError, *_TRANSPORT_ERRORS) as exc:
@@ -552,19 +554,7 @@ class _ExecStream(ByteStream):
 
     @classmethod
     def open(cls, container: ApiContainer, cmd: list[str], user: str, env: dict[str, str]) -> "_ExecStream":
-        api = container.api
-        try:
-            exec_id = api.exec_create(container.id, cmd, stdin=True, tty=False, user=user, workdir="/",
-                                      environment=env)["Id"]
-            wrapper = api.exec_start(exec_id, socket=True, tty=False)
-        except docker.errors.NotFound:
-            raise ContainerGone(f"container {container.name} is gone", "start a new episode") from None
-        except (docker.errors.APIError, *_TRANSPORT_ERRORS) as exc:
-            raise ContainerGone(f"could not start a helper in {container.name} ({_short(exc)})",
-                                "check `mlgym-tui doctor`") from None
-        sock = getattr(wrapper, "_sock", wrapper)
-        sock.setblocking(False)
-        return cls(exec_id, sock, wrapper)
+        return cls(*_attach_exec(container, cmd, env, "a helper", tty=False, user=user, workdir="/"))
 
     async def read(self) -> bytes:
         loop = asyncio.get_running_loop()
